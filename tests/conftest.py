@@ -1,0 +1,11 @@
+"""Shared fixtures: seeded RNG, and a tiny hand-built integer graph every layer can use."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
