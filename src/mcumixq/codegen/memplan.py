@@ -1,0 +1,189 @@
+"""Static activation arena: liveness-based offsets for a graph's intermediate tensors.
+
+Why static: the device has no allocator and peak SRAM must be known before flashing, so every
+intermediate tensor gets a fixed byte offset in one arena. Lifetimes come from the op order
+(a tensor lives from the op that writes it to the last op that reads it, both inclusive, so an
+op's inputs and output never overlap unless the kernel allows it); placement is greedy by size,
+lowest fitting offset first (first-fit over the already placed tensors whose lifetimes intersect),
+which is within a few percent of optimal on CNN chains (Pisarchyk & Lee, "Efficient memory
+management for deep neural net inference", 2020). An op whose kernel declares `inplace` may
+write its output over its first input when that input dies at the op; both then share one buffer.
+
+The graph input and output are not in the arena: `mq_model_run` reads the caller's input buffer
+and writes the caller's output buffer directly. Scratch (im2col, staging) is one word-aligned
+region after the activations, as large as the largest layer's need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from mcumixq.errors import BudgetError, ConfigError
+from mcumixq.ir.graph import Graph
+from mcumixq.packing.layout import tensor_bytes
+
+ALIGN = 4  # kernels load whole words from activations and scratch
+
+
+def _align(n: int) -> int:
+    return (n + ALIGN - 1) // ALIGN * ALIGN
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Placement:
+    """Where one intermediate tensor lives: arena byte offset, size, live op-index range."""
+
+    tensor: str
+    offset: int
+    size: int
+    first: int  # index of the op that writes it
+    last: int  # index of the last op that reads it
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemoryPlan:
+    """The arena layout: activation placements, the scratch region and the totals in bytes."""
+
+    placements: tuple[Placement, ...]
+    activation_bytes: int  # end of the highest placed tensor (word aligned)
+    scratch_offset: int
+    scratch_bytes: int
+    input_bytes: int  # caller-owned buffers, outside the arena
+    output_bytes: int
+
+    @property
+    def arena_bytes(self) -> int:
+        """Total static arena: activations then scratch."""
+        return self.scratch_offset + _align(self.scratch_bytes)
+
+    def offset(self, tensor: str) -> int:
+        """Arena offset of an intermediate tensor (KeyError for the graph input/output)."""
+        for p in self.placements:
+            if p.tensor == tensor:
+                return p.offset
+        raise KeyError(tensor)
+
+
+def _lifetimes(graph: Graph) -> dict[str, list[int]]:
+    """[first, last] op index per intermediate tensor, in graph order."""
+    life: dict[str, list[int]] = {}
+    for i, op in enumerate(graph.ops):
+        for name in op.inputs:
+            if name in life:
+                life[name][1] = i
+        if op.output in (graph.input, graph.output):
+            continue
+        if op.output in life:
+            raise ConfigError(
+                f"tensor {op.output!r} is written twice; each op needs its own output"
+            )
+        life[op.output] = [i, i]
+    return life
+
+
+def _inplace_aliases(
+    graph: Graph, life: Mapping[str, list[int]], inplace: Mapping[str, bool]
+) -> dict[str, str]:
+    """Map an in-place op's output onto its first input where that is safe."""
+    alias: dict[str, str] = {}
+    for i, op in enumerate(graph.ops):
+        src = op.inputs[0]
+        if not inplace.get(op.name) or op.output not in life or src not in life:
+            continue
+        same_size = _size(graph, op.output) <= _size(graph, src)
+        if life[src][1] == i and same_size and src not in op.inputs[1:]:
+            alias[op.output] = alias.get(src, src)
+    return alias
+
+
+def _size(graph: Graph, name: str) -> int:
+    t = graph.tensors[name]
+    return tensor_bytes(t.shape, t.bits)
+
+
+def _first_fit(size: int, span: tuple[int, int], placed: list[Placement]) -> int:
+    """Lowest aligned offset where `size` bytes overlap no placed tensor live during `span`."""
+    busy = sorted(
+        (p.offset, p.offset + p.size) for p in placed if p.first <= span[1] and span[0] <= p.last
+    )
+    offset = 0
+    for lo, hi in busy:
+        if offset + size <= lo:
+            break
+        offset = max(offset, _align(hi))
+    return offset
+
+
+def plan_memory(
+    graph: Graph, *, inplace: Mapping[str, bool] | None = None, scratch_bytes: int = 0
+) -> MemoryPlan:
+    """Place every intermediate tensor of `graph` in one arena (see the module docstring).
+
+    `inplace` maps op name -> LayerCode.inplace; `scratch_bytes` is the largest layer scratch.
+    Deterministic: ties in size are broken by first use, then name.
+    """
+    if scratch_bytes < 0:
+        raise ConfigError(f"scratch_bytes={scratch_bytes} must be >= 0")
+    life = _lifetimes(graph)
+    alias = _inplace_aliases(graph, life, inplace or {})
+    buffers: dict[str, list[int]] = {}  # root tensor -> [first, last, size]
+    for name, (first, last) in life.items():
+        root = alias.get(name, name)
+        b = buffers.setdefault(root, [first, last, 0])
+        b[0], b[1] = min(b[0], first), max(b[1], last)
+        b[2] = max(b[2], _size(graph, name))
+    order = sorted(buffers, key=lambda r: (-buffers[r][2], buffers[r][0], r))
+    placed: list[Placement] = []
+    root_offset: dict[str, int] = {}
+    for root in order:
+        first, last, size = buffers[root]
+        off = _first_fit(size, (first, last), placed)
+        root_offset[root] = off
+        placed.append(Placement(tensor=root, offset=off, size=size, first=first, last=last))
+    placements = tuple(
+        Placement(
+            tensor=name,
+            offset=root_offset[alias.get(name, name)],
+            size=_size(graph, name),
+            first=first,
+            last=last,
+        )
+        for name, (first, last) in life.items()
+    )
+    act_end = _align(max((p.offset + p.size for p in placed), default=0))
+    return MemoryPlan(
+        placements=placements,
+        activation_bytes=act_end,
+        scratch_offset=act_end,
+        scratch_bytes=scratch_bytes,
+        input_bytes=_size(graph, graph.input),
+        output_bytes=_size(graph, graph.output),
+    )
+
+
+def check_sram(
+    plan: MemoryPlan,
+    *,
+    board: str,
+    sram_bytes: int,
+    reserved_bytes: int,
+    consumers: Mapping[str, int],
+) -> int:
+    """Return the static SRAM need and raise BudgetError if it exceeds the board's `sram_bytes`.
+
+    need = arena + input and output buffers + `reserved_bytes` (stack and harness). The message
+    names the budget, the need and the three largest consumers so the user knows what to shrink.
+    """
+    need = plan.arena_bytes + plan.input_bytes + plan.output_bytes + reserved_bytes
+    if need <= sram_bytes:
+        return need
+    items = dict(consumers)
+    items.update({p.tensor: p.size for p in plan.placements})
+    items["scratch"] = plan.scratch_bytes
+    top = sorted(items.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+    largest = ", ".join(f"{k} {v} B" for k, v in top)
+    raise BudgetError(
+        f"model needs {need} B of SRAM but board {board} has {sram_bytes} B "
+        f"(arena {plan.arena_bytes} B, largest: {largest}); use fewer bits or a smaller model"
+    )
