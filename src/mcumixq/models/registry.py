@@ -12,7 +12,10 @@ from types import MappingProxyType
 from torch import nn
 
 from mcumixq.errors import ConfigError
+from mcumixq.models.dscnn import DSCNN
 from mcumixq.models.mlp import MLP
+from mcumixq.models.mobilenet import MobileNetV1
+from mcumixq.models.resnet8 import ResNet8
 from mcumixq.models.tinyvgg import TinyVGG
 
 Builder = Callable[..., nn.Module]
@@ -20,6 +23,9 @@ Builder = Callable[..., nn.Module]
 MODELS: MappingProxyType[str, Builder] = MappingProxyType(
     {
         "tinyvgg": TinyVGG,
+        "resnet8": ResNet8,
+        "dscnn": DSCNN,
+        "mobilenetv1": MobileNetV1,
         "mlp": MLP,
     }
 )
