@@ -1,0 +1,85 @@
+/* mq_dwconv2d.h: helpers of the depthwise-conv channel-strip family (kernels/dwconv2d/).
+ *
+ * The family unpacks 4 channels of the packed NHWC input into 4 int16 channel planes (raw
+ * unsigned values, borders filled with the input zero point so padding adds nothing after the
+ * zero-point correction folded into the bias), then slides a 3x3 window along each plane with
+ * SMLAD on int16 lane pairs. All scratch accesses go through memcpy so that int16 stores and
+ * 32-bit lane loads of the same bytes are not strict-aliasing violations; gcc turns each into a
+ * single LDR/LDRH/STRH (the M4 allows unaligned word access).
+ */
+#ifndef MQ_DWCONV2D_H
+#define MQ_DWCONV2D_H
+
+#include <string.h>
+
+#include "mq_m4.h"
+#include "mq_types.h"
+
+static inline uint32_t mq_dw_ld32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static inline void mq_dw_st32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+
+static inline void mq_dw_st16(uint8_t *p, uint32_t v)
+{
+    uint16_t h = (uint16_t)v;
+    memcpy(p, &h, 2);
+}
+
+static inline int32_t mq_dw_ld16s(const uint8_t *p)
+{
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return (int32_t)h - (int32_t)((h & 0x8000u) << 1);
+}
+
+/* Bottom lane of x, top lane of y: PKHBT x, y (no shift). With x = (p2, p3) and y = (p0, p1)
+ * it forms (p2, p1), which SMLADX multiplies with (w0, w1) as p1*w0 + p2*w1: the window of
+ * the odd output pixel without an unaligned load. */
+static inline uint32_t mq_dw_pkhbt(uint32_t x, uint32_t y)
+{
+#if MQ_HAVE_DSP
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2" : "=r"(r) : "r"(x), "r"(y));
+    return r;
+#else
+    return (x & 0xFFFFu) | (y & 0xFFFF0000u);
+#endif
+}
+
+/* Unsigned field of `bits` bits at bit position `pos` of a little-end-first bit stream whose
+ * array has one padding byte at the end (weights are stored at w_bits each, offset by -w_min). */
+static inline uint32_t mq_dw_field(const uint8_t *stream, uint32_t pos, uint32_t bits)
+{
+    uint32_t two = (uint32_t)stream[pos >> 3] | ((uint32_t)stream[(pos >> 3) + 1u] << 8);
+    return (two >> (pos & 7u)) & ((1u << bits) - 1u);
+}
+
+/* Requantization with everything per channel folded into one int64 constant:
+ *   k = bias' * M + 2^(s-1) + z_out * 2^s,   sh = s - 32 (s >= 32),
+ *   y = ((acc*M + k) >> 32) >> sh == z_out + (((acc + bias')*M + 2^(s-1)) >> s)
+ * because floor(floor(v / 2^32) / 2^sh) == floor(v / 2^s) and adding z_out * 2^s before the
+ * shift adds z_out after it. The code generator proves acc*M + k fits int64 for every input,
+ * so this is one SMLAL and one ASR on the M4. */
+static inline int32_t mq_dw_requant(int32_t acc, int32_t m, int64_t k, int32_t sh)
+{
+    int64_t p = (int64_t)acc * (int64_t)m + k;
+    return mq_asr32((int32_t)mq_asr64(p, 32), sh);
+}
+
+/* Store v (already clamped) into the output container at bit `shift` of byte *p: the first
+ * channel of a byte writes it whole, the others OR into it (channels are produced in order). */
+static inline void mq_dw_put(uint8_t *p, int32_t v, int32_t shift)
+{
+    if (shift == 0) {
+        *p = (uint8_t)v;
+    } else {
+        *p = (uint8_t)(*p | ((uint32_t)v << shift));
+    }
+}
+
+#endif /* MQ_DWCONV2D_H */
