@@ -1,0 +1,247 @@
+"""Depthwise conv2d on the M4 by channel strips: unpack 4 channels to int16 planes, slide SMLAD.
+
+Why this shape (SLBC.md §4): a depthwise output has only kh*kw MACs and cannot sum across
+channels, so the cost is dominated by moving data between the packed NHWC layout and the
+multiplier, and by requantization. The kernel therefore
+- unpacks 4 channels at a time (one 8/16/32-bit read per pixel for 2/4/8-bit containers) into
+  int16 planes whose borders hold the input zero point, so padding needs no branch;
+- keeps raw unsigned values (no per-element zero-point subtraction): the zero point's
+  contribution z*sum(w) is a per-channel constant folded into the requantization constant;
+- for 3x3 stride 1 computes 2 output pixels per step from two aligned lane words per row
+  ((p0,p1), (p2,p3)): SMLAD for the even pixel, PKHBT + SMLADX for the odd one, 12 SMLAD-class
+  instructions and 3 loads per 18 MACs, the loaded words sliding along the row;
+- requantizes with one SMLAL + ASR against a per-channel int64 constant holding the bias, the
+  rounding term and the output zero point (proved overflow-free here, else the exact
+  mq_requantize path), then packs straight into the output container.
+Weights are stored bit-packed at w_bits (offset by -w_min), unpacked once per channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mcumixq.ir.graph import Graph, Op
+from mcumixq.kernels.carray import c_array
+from mcumixq.kernels.geometry import ConvGeometry, conv_geometry
+from mcumixq.kernels.names import kernel_name
+from mcumixq.kernels.registry import LayerCode, header_comment, template_env
+from mcumixq.numerics import w_range
+
+NAME = "dwstrip"
+SCHEMES = ("smlad2", "mla1")
+FAMILY_DIR = Path(__file__).resolve().parent
+TEMPLATE = "dwconv2d__m4_strip.c.in"
+SUPPORT = (
+    "include/mq_types.h",
+    "include/mq_m4.h",
+    "include/mq_requant.h",
+    "include/mq_dwconv2d.h",
+)
+GROUP = 4  # channels unpacked per pass: one byte of 2-bit, two of 4-bit, a word of 8-bit
+MAX_SCRATCH = 64 * 1024  # larger planes are left to other families (no row banding yet)
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    """Geometry of the strip kernel: path, plane size and the packed-weight stream."""
+
+    path: str  # 's1x2' (3x3 stride 1, 2 pixels), 's2' (3x3 stride 2), 'generic'
+    hp: int
+    wp: int
+    kwp: int
+
+    @property
+    def plane_bytes(self) -> int:
+        return self.hp * self.wp * 2
+
+    def scratch_bytes(self, kh: int) -> int:
+        return GROUP * self.plane_bytes + 4 * ((kh * self.kwp * 2 + 3) // 4)
+
+
+def _path(g: ConvGeometry) -> str:
+    if (g.kh, g.kw) == (3, 3) and (g.sh, g.sw) == (1, 1):
+        return "s1x2"
+    if (g.kh, g.kw) == (3, 3) and (g.sh, g.sw) == (2, 2):
+        return "s2"
+    return "generic"
+
+
+def plan(g: ConvGeometry) -> Plan:
+    """Plane height/width: enough rows and (even) columns for every load of the chosen path."""
+    path = _path(g)
+    rows = (g.oh - 1) * g.sh + g.kh
+    if path == "s1x2":
+        cols = g.ow + (g.ow % 2) + 2  # pairs read words up to element ow_even + 1
+    elif path == "s2":
+        cols = 2 * g.ow + 2
+    else:
+        cols = (g.ow - 1) * g.sw + g.kw
+    hp = max(g.h + g.pt, rows)
+    wp = max(g.w + g.pl, cols)
+    wp += wp % 2
+    kwp = g.kw + g.kw % 2
+    return Plan(path=path, hp=hp, wp=wp, kwp=kwp)
+
+
+def supports(graph: Graph, op: Op, isa: str) -> int | None:
+    """Depthwise conv2d with C % 4 == 0 on the M4; 3x3 s1/s2 beat the generic window."""
+    if isa != "m4" or op.kind != "conv2d" or not op.is_depthwise:
+        return None
+    g = conv_geometry(graph, op)
+    if g.cin % GROUP or g.cout != g.cin or g.cin_g != 1:
+        return None
+    if plan(g).scratch_bytes(g.kh) > MAX_SCRATCH:
+        return None
+    if _constants(g) is None:
+        return None
+    return 20 if _path(g) != "generic" else 10
+
+
+def pack_taps(g: ConvGeometry) -> np.ndarray:
+    """Taps of every channel, row-major, as (w - w_min) in w_bits bits, LSB first, +1 pad byte."""
+    w_min = w_range(g.w_bits)[0]
+    u = g.weight.reshape(g.cout, -1).astype(np.int64) - w_min
+    bits = ((u.reshape(-1, 1) >> np.arange(g.w_bits)) & 1).astype(np.uint8).reshape(-1)
+    pad = (-bits.size) % 8
+    packed = np.packbits(np.concatenate([bits, np.zeros(pad, np.uint8)]), bitorder="little")
+    return np.concatenate([packed, np.zeros(1, np.uint8)])
+
+
+def _constants(g: ConvGeometry) -> dict[str, np.ndarray] | None:
+    """Per-channel requantization constants; fast form when provably overflow-free.
+
+    acc here is sum(raw x * w) over the window, raw x in [0, 2^a - 1] (padding = z_in), so the
+    true accumulator is acc + bias' with bias' = bias - z_in * sum(w). None when even bias'
+    leaves int32 (left to the scalar family).
+    """
+    w = g.weight.reshape(g.cout, -1).astype(np.int64)
+    bias_p = g.bias.astype(np.int64) - g.zi * w.sum(axis=1)
+    if bias_p.min() < -(1 << 31) or bias_p.max() >= 1 << 31:
+        return None
+    m = np.broadcast_to(g.multiplier, (g.cout,)).astype(np.int64)
+    s = np.broadcast_to(g.shift, (g.cout,)).astype(np.int64)
+    amax = (1 << g.in_bits) - 1
+    lo = amax * np.where(w < 0, w, 0).sum(axis=1)
+    hi = amax * np.where(w > 0, w, 0).sum(axis=1)
+    fast = bool(np.all(s >= 32))
+    k = []
+    if fast:
+        for c in range(g.cout):
+            kc = int(bias_p[c]) * int(m[c]) + (1 << int(s[c] - 1)) + (g.zo << int(s[c]))
+            ends = (int(lo[c]) * int(m[c]) + kc, int(hi[c]) * int(m[c]) + kc)
+            if not all(INT64_MIN <= e <= INT64_MAX for e in (kc, *ends)):
+                fast = False
+                break
+            k.append(kc)
+    out = {"b": bias_p, "m": m, "s": s}
+    if fast:
+        out["k"] = np.array(k, dtype=object)
+        out["sh"] = s - 32
+    return out
+
+
+def _int64_array(name: str, values: np.ndarray, comment: str) -> str:
+    items = [f"INT64_C({int(v)})" for v in values]
+    lines = ["    " + ", ".join(items[i : i + 4]) + "," for i in range(0, len(items), 4)]
+    return f"/* {comment} */\nstatic const int64_t {name}[{len(items)}] = {{\n" + "\n".join(
+        lines
+    ) + "\n};\n"
+
+
+def _arrays(g: ConvGeometry, fn: str, what: str, consts: dict[str, np.ndarray]) -> str:
+    taps = pack_taps(g)
+    parts = [
+        c_array(
+            f"{fn}_w",
+            "uint8_t",
+            taps,
+            f"{what}: taps [{g.cout}][{g.kh}x{g.kw}] as w - ({w_range(g.w_bits)[0]}) in "
+            f"{g.w_bits} bits, LSB first, + 1 pad byte",
+        ),
+        c_array(f"{fn}_m", "int32_t", consts["m"], f"{what}: multiplier M", hex_data=False),
+    ]
+    if "k" in consts:
+        parts.append(
+            _int64_array(f"{fn}_k", consts["k"], f"{what}: bias'*M + 2^(s-1) + z_out*2^s")
+        )
+        parts.append(c_array(f"{fn}_sh", "int32_t", consts["sh"], f"{what}: s - 32", hex_data=False))
+    else:
+        parts.append(
+            c_array(f"{fn}_b", "int32_t", consts["b"], f"{what}: bias - z_in*sum(w)", hex_data=False)
+        )
+        parts.append(c_array(f"{fn}_s", "int32_t", consts["s"], f"{what}: shift s", hex_data=False))
+    return "\n".join(parts)
+
+
+def _kernel(g: ConvGeometry, path: str) -> tuple[str, str]:
+    scheme = "mla1" if path == "generic" else "smlad2"
+    name = kernel_name(
+        op="dwconv2d",
+        w_bits=g.w_bits,
+        a_bits=g.in_bits,
+        window="kxk" if path == "generic" else "3x3",
+        stride=2 if path == "s2" else None,
+        tile="2x1" if path == "s1x2" else "1x1",
+        isa="m4",
+        scheme=scheme,
+    )
+    return name, scheme
+
+
+def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
+    """Render a depthwise layer (see the module docstring for the scheme)."""
+    del isa
+    g = conv_geometry(graph, op)
+    p = plan(g)
+    consts = _constants(g)
+    assert consts is not None  # supports() said so
+    kernel, scheme = _kernel(g, p.path)
+    what = f"{g.name} (dwconv2d) w{g.w_bits}a{g.in_bits}, scheme {scheme}"
+    params = {
+        "header": header_comment(f"dwconv2d/{TEMPLATE}", kernel),
+        "fn": function,
+        "kernel": kernel,
+        "fqn": g.name,
+        "arrays": _arrays(g, function, what, consts),
+        "path": p.path,
+        "h": g.h, "w": g.w, "c": g.cin, "ho": g.oh, "wo": g.ow,
+        "kh": g.kh, "kw": g.kw, "kk": g.kh * g.kw, "kwp": p.kwp, "sh": g.sh, "sw": g.sw,
+        "pads": tuple(int(v) for v in op.padding),
+        "w_bits": g.w_bits, "a_bits": g.in_bits, "out_bits": g.out_bits,
+        "w_min": w_range(g.w_bits)[0],
+        "macs": g.macs,
+        "hp": p.hp, "wp": p.wp,
+        "z_in": g.zi, "z_pair": g.zi | (g.zi << 16), "z_out": g.zo,
+        "act_min": g.act_min, "act_max": g.act_max,
+        "fast_rq": "k" in consts,
+        "in_sb": g.in_sb, "in_pb": g.in_pixel_bytes, "out_sb": g.out_sb, "out_pb": g.out_pixel_bytes,
+        "in_row_bytes": g.w * g.in_pixel_bytes,
+        "out_row_bytes": g.ow * g.out_pixel_bytes,
+        "plane_bytes": p.plane_bytes,
+        "plane_words4": GROUP * p.plane_bytes // 4,
+        "plane_row_bytes": 2 * p.wp,
+        "plane_origin": 2 * (g.pt * p.wp + g.pl),
+        "in_group_bytes": GROUP * g.in_sb // 8,
+        "out_group_bytes": GROUP * g.out_sb // 8,
+        "out_byte": [k * g.out_sb // 8 for k in range(GROUP)],
+        "out_shift": [k * g.out_sb % 8 for k in range(GROUP)],
+        "wo_odd": g.ow % 2 == 1,
+    }  # fmt: skip
+    source = template_env(FAMILY_DIR).get_template(TEMPLATE).render(**params)
+    weight_bytes = int(pack_taps(g).size)
+    per_channel = 16 if "k" in consts else 12
+    return LayerCode(
+        function=function,
+        kernel=kernel,
+        source=source,
+        support_files=SUPPORT,
+        scratch_bytes=p.scratch_bytes(g.kh),
+        const_bytes=weight_bytes + per_channel * g.cout,
+        weight_bytes=weight_bytes,
+        inplace=False,
+        scheme=scheme,
+    )
