@@ -36,15 +36,9 @@ def test_limit_on_a_dataset_keeps_classes() -> None:
     assert len(ds) == 50 and np.bincount(ds.labels).tolist() == [5] * 10
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "match"),
-    [
-        ({"name": "mnist"}, "unknown dataset"),
-        ({"name": "digits", "split": "val"}, "unknown split"),
-        ({"name": "digits", "limit": 0}, "limit"),
-        ({"name": "digits", "size": 4}, "size"),
-    ],
-)
-def test_bad_arguments(kwargs: dict[str, object], match: str) -> None:
-    with pytest.raises(ConfigError, match=match):
-        load_dataset(**kwargs)  # type: ignore[arg-type]
+def test_bad_fraction_and_limit() -> None:
+    labels = np.array([0, 1, 0, 1])
+    with pytest.raises(ConfigError, match="test_fraction"):
+        train_test_split(labels, 0, test_fraction=1.0)
+    with pytest.raises(ConfigError, match="limit"):
+        stratified_subset(labels, 0, 0)

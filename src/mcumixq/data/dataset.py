@@ -13,11 +13,12 @@ import numpy as np
 from mcumixq.errors import InputError
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ArrayDataset:
     """A labelled image set: images uint8 (N, H, W, C), labels int64 (N,) in [0, len(classes)).
 
     NHWC is the integer graph's layout (DESIGN §3), so device inputs need no transpose.
+    Equality is identity (eq=False): element-wise array comparison has no single truth value.
     """
 
     name: str
