@@ -89,22 +89,37 @@ class Project:
         return self.model_sources + BOARD_SOURCES
 
 
+Prefer = str | Mapping[str, str] | None
+
+
+def _per_op(graph: Graph, value: Mapping[str, str] | None, what: str) -> dict[str, str]:
+    """Check a per-op mapping names only ops of the graph."""
+    out = dict(value or {})
+    unknown = sorted(set(out) - {op.name for op in graph.ops})
+    if unknown:
+        raise ConfigError(f"{what} names unknown ops {unknown}; use the graph's op names (FQN)")
+    return out
+
+
 def render_layers(
     graph: Graph,
     *,
-    prefer: str | None = None,
+    prefer: Prefer = None,
     isa: str = "m4",
     function_names: Mapping[str, str] | None = None,
 ) -> dict[str, LayerCode]:
-    """Render every op with the registry; function names default to `mq_layer_NN_<fqn>`."""
-    names = dict(function_names or {})
-    unknown = sorted(set(names) - {op.name for op in graph.ops})
-    if unknown:
-        raise ConfigError(f"function_names names unknown ops {unknown}; use the graph's op names")
+    """Render every op with the registry; function names default to `mq_layer_NN_<fqn>`.
+
+    `prefer` forces a kernel family or scheme for every op (a str) or per op (FQN -> name);
+    benchmarks force one op and leave the rest to the registry.
+    """
+    names = _per_op(graph, function_names, "function_names")
+    forced = _per_op(graph, prefer, "prefer") if isinstance(prefer, Mapping) else {}
     codes = {}
     for i, op in enumerate(graph.ops):
         fn = names.get(op.name, layer_function(i, op))
-        codes[op.name] = render_layer(graph, op, fn, isa=isa, prefer=prefer)
+        choice = forced.get(op.name) if isinstance(prefer, Mapping) else prefer
+        codes[op.name] = render_layer(graph, op, fn, isa=isa, prefer=choice)
     functions = [c.function for c in codes.values()]
     if len(set(functions)) != len(functions):
         raise ConfigError(f"layer function names collide: {functions}; give each op its own name")
@@ -198,7 +213,7 @@ def generate_project(
     board: str,
     samples: np.ndarray,
     expected: np.ndarray,
-    prefer: str | None = None,
+    prefer: Prefer = None,
     function_names: Mapping[str, str] | None = None,
     isa: str = "m4",
 ) -> Project:
