@@ -1,0 +1,112 @@
+"""Pick the fastest exact packing scheme for one layer from a per-scheme cycle formula.
+
+The formula follows shared/SLBC.md §1: cycles = SMLADs * C + extractions * E + outputs * R +
+pixels * lanes * I, with C the cost of one SMLAD including its share of loads and loop, E one
+field extraction (SBFX + SUB + ADD, totals spilled), R the requantize + packed store of one output
+and I the im2col cost per int16 lane. The defaults are calibrated on the emulated M4 kernels of
+this package; `perf/` may pass a recalibrated `CostModel`. Only exact schemes are candidates
+(`schemes.candidate_schemes` proves the bounds), so the choice can only change speed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from mcumixq.errors import ConfigError
+from mcumixq.numerics import check_bits
+from mcumixq.packing.schemes import FAMILIES, Scheme, candidate_schemes
+from mcumixq.packing.weights import tap_lane_order
+
+# Families with a built C kernel; the others exist as exact models for the search and tests.
+BUILT_FAMILIES = ("smlad", "chpar")
+
+
+def _default_instr_cycles() -> dict[str, float]:
+    return {"smlad": 2.3, "chpar": 2.6, "pxpar": 2.6, "poly": 2.6}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CostModel:
+    """Per-scheme cost coefficients in emulated Cortex-M4 cycles (TRM model, DESIGN §5)."""
+
+    instr_cycles: dict[str, float] = field(default_factory=_default_instr_cycles)
+    extract_cycles: float = 4.0
+    output_cycles: float = 14.0
+    lane_cycles: float = 1.6
+
+    def __post_init__(self) -> None:
+        missing = set(FAMILIES) - set(self.instr_cycles)
+        if missing:
+            raise ConfigError(f"CostModel.instr_cycles lacks {sorted(missing)}; give every family")
+
+
+def _lanes(scheme: Scheme, taps: int, cin: int) -> int:
+    """int16 lanes one output reduces over (im2col lane padding included)."""
+    if scheme.family == "smlad":
+        return taps * (cin + cin % 2)
+    return taps * len(tap_lane_order(cin, scheme.a_bits))
+
+
+def estimate_cycles(
+    scheme: Scheme, *, taps: int, cin: int, cout: int, pixels: int, cost: CostModel | None = None
+) -> float:
+    """Predicted cycles of a conv/linear layer (pixels outputs x cout channels) with `scheme`."""
+    cm = cost or CostModel()
+    lanes = _lanes(scheme, taps, cin)
+    instr = math.ceil(lanes / scheme.k_per_instr)
+    if scheme.family == "smlad":
+        outs = cout
+        extracts = 0
+    else:
+        outs = cout // 2 if scheme.family == "chpar" else cout
+        extracts = math.ceil(instr / max(scheme.steps, 1))
+    per_pixel_group = outs * (instr * cm.instr_cycles[scheme.family] + extracts * cm.extract_cycles)
+    if scheme.family == "pxpar":
+        per_pixel_group /= 2  # one SMLAD serves two pixels
+    return float(
+        pixels * per_pixel_group
+        + pixels * cout * cm.output_cycles
+        + pixels * lanes * cm.lane_cycles
+    )
+
+
+def choose_scheme(
+    kind: str,
+    k: int,
+    cin: int,
+    cout: int,
+    w_bits: int,
+    a_bits: int,
+    *,
+    pixels: int = 1,
+    families: tuple[str, ...] = BUILT_FAMILIES,
+    cost: CostModel | None = None,
+) -> Scheme:
+    """The fastest exact scheme among `families` for a conv2d/linear layer of reduction K.
+
+    `k` = KH*KW*Cin; `cin` decides the im2col lane padding. Ties keep the simpler scheme (the
+    baseline comes first). Raises ConfigError for a non-weighted op or an impossible shape.
+    """
+    if kind not in ("conv2d", "linear"):
+        raise ConfigError(f"choose_scheme: op kind {kind!r} has no packing; use conv2d or linear")
+    check_bits(w_bits, "w_bits")
+    check_bits(a_bits, "a_bits")
+    if min(k, cin, cout, pixels) < 1 or k % cin:
+        raise ConfigError(f"choose_scheme: bad shape k={k} cin={cin} cout={cout} pixels={pixels}")
+    taps = k // cin
+    best: tuple[float, Scheme] | None = None
+    for scheme in candidate_schemes(w_bits, a_bits, _lanes_bound(k, cin, a_bits)):
+        if scheme.family not in families:
+            continue
+        cycles = estimate_cycles(scheme, taps=taps, cin=cin, cout=cout, pixels=pixels, cost=cost)
+        if best is None or cycles < best[0]:
+            best = (cycles, scheme)
+    if best is None:
+        raise ConfigError(f"choose_scheme: no scheme among {families}; include 'smlad'")
+    return best[1]
+
+
+def _lanes_bound(k: int, cin: int, a_bits: int) -> int:
+    """Largest lane count the chpar/pxpar high field must hold (lane padding included)."""
+    return (k // cin) * max(len(tap_lane_order(cin, a_bits)), cin + cin % 2)

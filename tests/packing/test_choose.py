@@ -1,0 +1,33 @@
+"""Scheme choice: SLBC where it wins by the cost formula, the SMLAD baseline elsewhere."""
+
+from __future__ import annotations
+
+import pytest
+
+from mcumixq.errors import ConfigError
+from mcumixq.numerics import ALL_PAIRS
+from mcumixq.packing.choose import CostModel, choose_scheme, estimate_cycles
+from mcumixq.packing.schemes import smlad_scheme
+
+
+def test_low_bit_pairs_pick_chpar_and_wide_pairs_smlad() -> None:
+    assert choose_scheme("conv2d", 576, 64, 64, 4, 4, pixels=64).family == "chpar"
+    assert choose_scheme("conv2d", 64, 64, 64, 2, 2, pixels=256).family == "chpar"
+    assert choose_scheme("conv2d", 576, 64, 64, 8, 8, pixels=64).family == "smlad"
+    assert choose_scheme("linear", 576, 576, 10, 8, 8).family == "smlad"
+
+
+@pytest.mark.parametrize("pair", ALL_PAIRS, ids=str)
+def test_choice_is_never_predicted_slower_than_smlad(pair) -> None:
+    s = choose_scheme("conv2d", 144, 16, 16, pair.w, pair.a, pixels=1024)
+    base = estimate_cycles(smlad_scheme(pair.w, pair.a), taps=9, cin=16, cout=16, pixels=1024)
+    assert estimate_cycles(s, taps=9, cin=16, cout=16, pixels=1024) <= base
+
+
+def test_choose_rejects_bad_input() -> None:
+    with pytest.raises(ConfigError):
+        choose_scheme("maxpool", 9, 1, 1, 4, 4)
+    with pytest.raises(ConfigError):
+        choose_scheme("conv2d", 10, 3, 4, 4, 4)
+    with pytest.raises(ConfigError):
+        CostModel(instr_cycles={"smlad": 1.0})
