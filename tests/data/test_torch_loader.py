@@ -56,3 +56,18 @@ def test_bad_arguments() -> None:
         make_loader(_ds(), 0, shuffle=False, augment=False, seed=0)
     with pytest.raises(ConfigError, match="process group"):
         make_loader(_ds(), 4, shuffle=False, augment=False, seed=0, distributed=True)
+
+
+def test_distributed_single_rank_covers_the_data(tmp_path) -> None:
+    dist = torch.distributed
+    dist.init_process_group(
+        "gloo", init_method=f"file://{tmp_path / 'rendezvous'}", rank=0, world_size=1
+    )
+    try:
+        loader = make_loader(_ds(), 8, shuffle=True, augment=True, seed=1, distributed=True)
+        assert isinstance(loader.sampler, torch.utils.data.DistributedSampler)
+        loader.sampler.set_epoch(0)
+        labels = torch.cat([y for _, y in loader])
+        assert sorted(labels.tolist()) == sorted(_ds().labels.tolist())
+    finally:
+        dist.destroy_process_group()
