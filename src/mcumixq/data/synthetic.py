@@ -35,9 +35,10 @@ def synthetic_dataset(
             f"n={n}, classes={classes}, shape={shape}"
         )
     rng = np.random.default_rng(seed)
-    protos = _prototypes(tuple(int(s) for s in shape), classes, rng)  # type: ignore[arg-type]
+    h, w, c = (int(s) for s in shape)
+    protos = _prototypes((h, w, c), classes, rng)
     labels = rng.permutation(np.arange(n) % classes).astype(np.int64)
-    images = protos[labels] + rng.normal(0.0, noise, size=(n, *shape))
+    images = protos[labels] + rng.normal(0.0, noise, size=(n, h, w, c))
     images = np.clip(np.rint(images), 0, 255).astype(np.uint8)
     names = tuple(f"class{k}" for k in range(classes))
     return ArrayDataset("synthetic", images, labels, names)
