@@ -1,0 +1,247 @@
+"""Run a bare-metal Cortex-M4 ELF in unicorn and report cycles, instructions and memory.
+
+unicorn (QEMU's Thumb M-class translator, Cortex-M4 CPU model incl. the DSP extension) gives
+bit-exact execution; timing comes from `cycles` through `profiler`. A run goes from `entry` to
+the first `BKPT` (or, for an entry that is a plain function, to its return). Any fault -- an
+unmapped or protected access, an undefined instruction, an exception, the instruction budget --
+is an EmulationError naming the PC, its function and the faulting address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mcumixq.errors import ConfigError, EmulationError, InputError
+from mcumixq.target.boards import Board
+from mcumixq.target.elf import ElfImage, load_elf
+from mcumixq.target.memory import board_for, memory_usage
+from mcumixq.target.profiler import BlockProfiler
+
+STACK_PAINT = 0xA5
+RETURN_TRAP = 0x6000_0000  # executable page holding `BKPT #0xfd`: LR target of a called entry
+_TRAP_CODE = bytes((0xFD, 0xBE))  # BKPT #0xfd
+_EXCEPTIONS = {1: "undefined instruction", 2: "SVC", 3: "prefetch abort", 4: "data abort"}
+_EXCP_BKPT = 7
+_MEM_ACCESS = {19: "read", 20: "write", 21: "fetch", 22: "read", 23: "write", 24: "fetch"}
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """Figures of one run; `functions` is exclusive per function, `inclusive` adds callees.
+
+    `sram_bytes` = .data + .bss + measured stack high-water mark (`stack_bytes`);
+    `flash_bytes` = every allocated section with contents; `sections` gives bytes per section.
+    `stop` is 'bkpt' (BKPT executed) or 'return' (a called entry function returned).
+    """
+
+    cycles: int
+    instructions: int
+    functions: dict[str, int]
+    inclusive: dict[str, int]
+    flash_bytes: int
+    sram_bytes: int
+    stack_bytes: int
+    sections: dict[str, int]
+    stop: str
+    symbols: dict[str, bytes] = field(default_factory=dict)
+    board: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict (DESIGN §7 fields first-class; symbol bytes as hex strings)."""
+        return {
+            "cycles": self.cycles,
+            "instructions": self.instructions,
+            "functions": dict(self.functions),
+            "inclusive": dict(self.inclusive),
+            "flash_bytes": self.flash_bytes,
+            "sram_bytes": self.sram_bytes,
+            "stack_bytes": self.stack_bytes,
+            "sections": dict(self.sections),
+            "stop": self.stop,
+            "symbols": {k: v.hex() for k, v in self.symbols.items()},
+            "board": self.board,
+        }
+
+
+@dataclass
+class _Stop:
+    """What ended emulation, filled in by the hooks (mutable: one per run, never shared)."""
+
+    reason: str = ""
+    pc: int = 0
+    address: int | None = None
+
+
+def _map_memory(uc: Any, image: ElfImage, board: Board) -> None:
+    import unicorn as uc_mod
+
+    ro = uc_mod.UC_PROT_READ | uc_mod.UC_PROT_EXEC
+    uc.mem_map(board.flash_origin, board.flash_bytes, ro)
+    uc.mem_map(board.sram_origin, board.sram_bytes, uc_mod.UC_PROT_ALL)
+    uc.mem_map(RETURN_TRAP, 0x1000, ro)
+    uc.mem_write(RETURN_TRAP, _TRAP_CODE)
+    for seg in image.segments:
+        # Load at the load address (flash) and, like the startup code, at the run address, so
+        # an entry that is not `_start` still sees initialised .data and zeroed .bss.
+        uc.mem_write(seg.paddr, seg.data)
+        if seg.vaddr != seg.paddr:
+            uc.mem_write(seg.vaddr, seg.data)
+        if seg.memsz > len(seg.data):
+            uc.mem_write(seg.vaddr + len(seg.data), bytes(seg.memsz - len(seg.data)))
+
+
+def _write_inputs(uc: Any, image: ElfImage, inputs: Mapping[str, bytes]) -> None:
+    for name, data in sorted(inputs.items()):
+        sym = image.symbol(name)
+        if len(data) > sym.size:
+            raise InputError(
+                f"input '{name}': {len(data)} bytes do not fit the symbol's {sym.size} bytes; "
+                "pass at most its size"
+            )
+        uc.mem_write(sym.address, bytes(data))
+
+
+def _describe(image: ElfImage, stop: _Stop) -> str:
+    where = f"PC {stop.pc:#010x} in {image.function_at(stop.pc)}"
+    if stop.address is not None:
+        return f"{stop.reason} at address {stop.address:#010x} ({where})"
+    return f"{stop.reason} ({where})"
+
+
+def _start_symbol(image: ElfImage, entry: str) -> int:
+    sym = image.symbols.get(entry)
+    if sym is None or sym.kind != "func":
+        raise EmulationError(
+            f"{image.path.name}: no entry function '{entry}'; link the startup code "
+            "(build_elf(startup=True)) or pass another --entry"
+        )
+    return sym.address
+
+
+def _add_fault_hooks(uc: Any, stop: _Stop) -> None:
+    import unicorn as U
+    from unicorn.arm_const import UC_ARM_REG_PC
+
+    def on_interrupt(uc: Any, intno: int, _user: Any) -> None:
+        stop.pc = uc.reg_read(UC_ARM_REG_PC)
+        if intno == _EXCP_BKPT:
+            code = bytes(uc.mem_read(stop.pc, 2))
+            if stop.pc == RETURN_TRAP:
+                stop.reason = "return"
+            elif code[0] == 0xFE:
+                stop.reason = "processor fault (fault handler reached)"
+            else:
+                stop.reason = "bkpt"
+        else:
+            stop.reason = _EXCEPTIONS.get(intno, f"processor exception {intno}")
+        uc.emu_stop()
+
+    def on_bad_memory(uc: Any, access: int, address: int, *_rest: Any) -> bool:
+        stop.pc = uc.reg_read(UC_ARM_REG_PC)
+        kind = "unmapped" if access in (19, 20, 21) else "protected"
+        stop.reason = f"{kind} {_MEM_ACCESS.get(access, 'access')}"
+        stop.address = address
+        return False
+
+    uc.hook_add(U.UC_HOOK_INTR, on_interrupt)
+    uc.hook_add(U.UC_HOOK_MEM_INVALID, on_bad_memory)
+
+
+def _rewrite_inputs_at_main(uc: Any, image: ElfImage, inputs: Mapping[str, bytes]) -> None:
+    """Write inputs again when `main` starts: the startup code has just reset .data and .bss."""
+    import unicorn as U
+
+    main = image.symbols["main"].address
+    done = False
+
+    def on_main(uc: Any, _address: int, _size: int, _user: Any) -> None:
+        nonlocal done
+        if not done:
+            done = True
+            _write_inputs(uc, image, inputs)
+
+    uc.hook_add(U.UC_HOOK_CODE, on_main, begin=main, end=main)
+
+
+def _stack_bytes(uc: Any, floor: int, top: int) -> int:
+    """Deepest stack use: painted bytes below the deepest overwrite are untouched."""
+    painted = bytes(uc.mem_read(floor, top - floor))
+    return len(painted.lstrip(bytes((STACK_PAINT,))))
+
+
+def run_elf(
+    elf: Path | str,
+    *,
+    board: Board | None = None,
+    entry: str = "_start",
+    max_instructions: int = 200_000_000,
+    inputs: Mapping[str, bytes] | None = None,
+    read: Sequence[str] = (),
+) -> RunResult:
+    """Run `elf` from `entry` to BKPT (or the entry's return) and measure it.
+
+    `inputs` are written into global symbols before the run (and again when `main` is entered,
+    after the startup code initialised .data/.bss); `read` symbols are returned after the run.
+    The board defaults to the first known profile the ELF's sections fit (DEFAULT_BOARD first).
+    """
+    import unicorn as U
+    from unicorn import arm_const as A
+
+    if max_instructions <= 0:
+        raise ConfigError(f"max_instructions={max_instructions} must be positive")
+    image = load_elf(elf)
+    board = board or board_for(image)
+    usage = memory_usage(image, board)
+    start = _start_symbol(image, entry)
+    wanted = {name: image.symbol(name) for name in read}
+    inputs = dict(inputs or {})
+
+    uc = U.Uc(U.UC_ARCH_ARM, U.UC_MODE_THUMB | U.UC_MODE_MCLASS)
+    uc.ctl_set_cpu_model(A.UC_CPU_ARM_CORTEX_M4)
+    _map_memory(uc, image, board)
+    floor, top = usage.stack_floor, board.stack_top
+    uc.mem_write(floor, bytes((STACK_PAINT,)) * (top - floor))
+    uc.reg_write(A.UC_ARM_REG_SP, top)
+    uc.reg_write(A.UC_ARM_REG_LR, RETURN_TRAP | 1)
+    _write_inputs(uc, image, inputs)
+    if inputs and entry != "main" and "main" in image.symbols:
+        _rewrite_inputs_at_main(uc, image, inputs)
+
+    profiler = BlockProfiler(image, max_instructions, image.function_at(start))
+    uc.hook_add(U.UC_HOOK_BLOCK, profiler.make_hook())
+    stop = _Stop()
+    _add_fault_hooks(uc, stop)
+    try:
+        uc.emu_start(start | 1, 0xFFFF_FFFF)
+    except U.UcError as err:
+        stop.pc = stop.pc or uc.reg_read(A.UC_ARM_REG_PC)
+        stop.reason = stop.reason or str(err)
+        raise EmulationError(f"{image.path.name}: {_describe(image, stop)}") from err
+    if profiler.limit_hit:
+        stop.pc = uc.reg_read(A.UC_ARM_REG_PC)
+        raise EmulationError(
+            f"{image.path.name}: instruction limit {max_instructions} reached "
+            f"(PC {stop.pc:#010x} in {image.function_at(stop.pc)}); the code may loop "
+            "forever, or raise the limit (--max-instructions)"
+        )
+    if stop.reason not in ("bkpt", "return"):
+        stop.pc = stop.pc or uc.reg_read(A.UC_ARM_REG_PC)
+        raise EmulationError(f"{image.path.name}: {_describe(image, stop)}")
+    profile = profiler.finish()
+    stack = _stack_bytes(uc, floor, top)
+    return RunResult(
+        cycles=profile.cycles,
+        instructions=profile.instructions,
+        functions=profile.functions,
+        inclusive=profile.inclusive,
+        flash_bytes=usage.flash_bytes,
+        sram_bytes=usage.sram_static_bytes + stack,
+        stack_bytes=stack,
+        sections={**usage.sections, "stack": stack},
+        stop=stop.reason,
+        symbols={n: bytes(uc.mem_read(s.address, s.size)) for n, s in wanted.items()},
+        board=board.name,
+    )
