@@ -23,6 +23,18 @@ def _stride(n: int) -> int:
     return max(4, (n + 3) // 4 * 4)
 
 
+def input_stride(graph: Graph) -> int:
+    """Bytes between embedded input samples: the packed input padded to whole words."""
+    t = graph.tensors[graph.input]
+    return _stride(tensor_bytes(t.shape, t.bits))
+
+
+def output_stride(graph: Graph) -> int:
+    """Bytes between samples in `selftest_outputs` (word padded, as the self-test lays them)."""
+    t = graph.tensors[graph.output]
+    return _stride(tensor_bytes(t.shape, t.bits))
+
+
 def valid_bits(channels: int, a_bits: int) -> bytes:
     """Per byte of one packed pixel: the mask of bits that hold values (not padding)."""
     sb = storage_bits(a_bits)
@@ -55,8 +67,7 @@ def render_mains(graph: Graph, samples: np.ndarray, expected: np.ndarray) -> dic
     """Return the four harness files; `samples` [N, *input shape], `expected` [N, *output shape]."""
     _check_samples(graph, samples, expected)
     tin, tout = graph.tensors[graph.input], graph.tensors[graph.output]
-    in_stride = _stride(tensor_bytes(tin.shape, tin.bits))
-    out_stride = _stride(tensor_bytes(tout.shape, tout.bits))
+    in_stride, out_stride = input_stride(graph), output_stride(graph)
 
     def rows(values: np.ndarray, bits: int, stride: int) -> list[str]:
         out = []

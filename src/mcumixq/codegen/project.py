@@ -66,9 +66,8 @@ class LayerInfo:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Project:
-    """A generated project: where it is, what to compile, and its static memory figures."""
+    """A generated project: what to compile and its static memory figures (paths relative)."""
 
-    out_dir: Path
     board: Board
     layers: tuple[LayerInfo, ...]
     plan: MemoryPlan
@@ -206,9 +205,8 @@ def _makefile(project_sources: tuple[str, ...], include_dirs: tuple[str, ...]) -
     )
 
 
-def generate_project(
+def render_project(
     graph: Graph,
-    out_dir: str | Path,
     *,
     board: str,
     samples: np.ndarray,
@@ -216,12 +214,10 @@ def generate_project(
     prefer: Prefer = None,
     function_names: Mapping[str, str] | None = None,
     isa: str = "m4",
-) -> Project:
-    """Write the C project for `graph` to `out_dir` (replaced atomically) and describe it.
+) -> tuple[Project, dict[str, str]]:
+    """Render the project in memory: its description and {relative path: file text}.
 
-    `samples` [N, *input shape] are quantized inputs, `expected` [N, *output shape] the reference
-    outputs (mcumixq.ir.reference.run_graph); both are embedded for the self-test. A model whose
-    static SRAM need exceeds the board raises BudgetError before anything is written.
+    Raises BudgetError when the model's static SRAM need exceeds the board.
     """
     target = get_board(board)
     codes = render_layers(graph, prefer=prefer, isa=isa, function_names=function_names)
@@ -242,13 +238,7 @@ def generate_project(
     texts["board.ld"] = linker_script(target)
     texts[STARTUP_NAME] = STARTUP_S
     texts["Makefile"] = _makefile(sources, includes)
-    with atomic_dir(out_dir) as tmp:
-        for rel in sorted(texts):
-            path = tmp / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(texts[rel], encoding="utf-8")
-    return Project(
-        out_dir=Path(out_dir),
+    project = Project(
         board=target,
         layers=infos,
         plan=plan,
@@ -258,3 +248,43 @@ def generate_project(
         include_dirs=includes,
         cflags=STRICT_CFLAGS,
     )
+    return project, texts
+
+
+def write_files(texts: Mapping[str, str], root: Path) -> None:
+    """Write {relative path: text} under `root` in sorted order."""
+    for rel in sorted(texts):
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(texts[rel], encoding="utf-8")
+
+
+def generate_project(
+    graph: Graph,
+    out_dir: str | Path,
+    *,
+    board: str,
+    samples: np.ndarray,
+    expected: np.ndarray,
+    prefer: Prefer = None,
+    function_names: Mapping[str, str] | None = None,
+    isa: str = "m4",
+) -> Project:
+    """Write the C project for `graph` to `out_dir` (replaced atomically) and describe it.
+
+    `samples` [N, *input shape] are quantized inputs, `expected` [N, *output shape] the reference
+    outputs (mcumixq.ir.reference.run_graph); both are embedded for the self-test. A model whose
+    static SRAM need exceeds the board raises BudgetError before anything is written.
+    """
+    project, texts = render_project(
+        graph,
+        board=board,
+        samples=samples,
+        expected=expected,
+        prefer=prefer,
+        function_names=function_names,
+        isa=isa,
+    )
+    with atomic_dir(out_dir) as tmp:
+        write_files(texts, tmp)
+    return project
