@@ -17,6 +17,7 @@ from mcumixq.errors import ConfigError, InputError
 from mcumixq.numerics import BitPair
 
 DEFAULT_KEY = "*"
+DEFAULT_PAIR = BitPair(8, 8)
 
 
 def _as_pair(value: object, where: str) -> BitPair:
@@ -32,7 +33,7 @@ def _as_pair(value: object, where: str) -> BitPair:
 class QuantConfig:
     """Bit pairs for every quantizable layer: `layers[fqn]` if present, else `default`."""
 
-    default: BitPair = BitPair(8, 8)
+    default: BitPair = DEFAULT_PAIR
     layers: Mapping[str, BitPair] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -64,7 +65,9 @@ class QuantConfig:
     def from_json(cls, obj: object, where: str = "bit map") -> QuantConfig:
         """Parse {'*': '4/4', 'features.0': '8/8'}; '*' (optional) sets the default."""
         if not isinstance(obj, dict):
-            raise ConfigError(f"{where}: expected a JSON object {{fqn: '4/4'}}, got {type(obj).__name__}")
+            raise ConfigError(
+                f"{where}: expected a JSON object {{fqn: '4/4'}}, got {type(obj).__name__}"
+            )
         default = _as_pair(obj.get(DEFAULT_KEY, "8/8"), f"{where} ['*']")
         layers = {
             str(k): _as_pair(v, f"{where} [{k!r}]") for k, v in obj.items() if k != DEFAULT_KEY
@@ -83,7 +86,7 @@ class QuantConfig:
         try:
             obj = json.loads(p.read_text())
         except FileNotFoundError as err:
-            raise InputError(f"{p}: bit map not found; write e.g. {{\"*\": \"4/4\"}}") from err
+            raise InputError(f'{p}: bit map not found; write e.g. {{"*": "4/4"}}') from err
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise InputError(f"{p}: not a JSON bit map ({err}); write e.g. {{\"*\": \"4/4\"}}") from err
+            raise InputError(f'{p}: not a JSON bit map ({err}); write e.g. {{"*": "4/4"}}') from err
         return cls.from_json(obj, where=str(p))

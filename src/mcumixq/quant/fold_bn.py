@@ -14,7 +14,9 @@ from mcumixq.errors import UnsupportedModelError
 
 
 @torch.no_grad()
-def fold_bn(weight: Tensor, bias: Tensor | None, bn: nn.BatchNorm2d | nn.BatchNorm1d) -> tuple[Tensor, Tensor]:
+def fold_bn(
+    weight: Tensor, bias: Tensor | None, bn: nn.BatchNorm2d | nn.BatchNorm1d
+) -> tuple[Tensor, Tensor]:
     """Return (weight', bias') with conv'(x) == bn(conv(x)) in eval mode.
 
     weight' = weight * gamma / sqrt(var + eps) per output channel;

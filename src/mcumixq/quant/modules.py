@@ -54,7 +54,10 @@ class _QWeighted(nn.Module):
         self.input_quant.bits = check_bits(bits, "a_bits")
 
     def _bits(self, w_bits: int | None, a_bits: int | None) -> tuple[int, int]:
-        return (self.w_bits if w_bits is None else w_bits, self.a_bits if a_bits is None else a_bits)
+        return (
+            self.w_bits if w_bits is None else w_bits,
+            self.a_bits if a_bits is None else a_bits,
+        )
 
     def bias_step(self, w_bits: int | None = None, a_bits: int | None = None) -> Tensor:
         """Per-channel scale of the int32 bias and accumulator: s_in * s_w[c] (no gradient)."""

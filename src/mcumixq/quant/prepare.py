@@ -26,7 +26,17 @@ from mcumixq.quant.config import QuantConfig
 from mcumixq.quant.fold_bn import fold_bn
 from mcumixq.quant.modules import QAdd, QConv2d, QLinear
 from mcumixq.quant.quantizers import ActQuant, InputQuant
-from mcumixq.quant.rules import ACT, ADD, AVGPOOL, BN, IDENTITY, INPUT, PASS_THROUGH, SHAPE, WEIGHTED
+from mcumixq.quant.rules import (
+    ACT,
+    ADD,
+    AVGPOOL,
+    BN,
+    IDENTITY,
+    INPUT,
+    PASS_THROUGH,
+    SHAPE,
+    WEIGHTED,
+)
 
 OUTPUT_BITS = 8
 
@@ -75,7 +85,9 @@ def _fold_bns(gm: fx.GraphModule, kinds: dict[fx.Node, str]) -> dict[str, tuple[
         node.replace_all_uses_with(src)
         gm.graph.erase_node(node)
         del kinds[node]
-    return {k: (w, torch.zeros(w.shape[0]) if b is None else b.detach()) for k, (w, b) in params.items()}
+    return {
+        k: (w, torch.zeros(w.shape[0]) if b is None else b.detach()) for k, (w, b) in params.items()
+    }
 
 
 def _tensor_point(node: fx.Node, kinds: dict[fx.Node, str]) -> fx.Node | None:
@@ -235,6 +247,4 @@ def prepare_qat(model: nn.Module, config: QuantConfig, example_input: Tensor) ->
 
 def quant_layers(model: nn.Module) -> dict[str, QConv2d | QLinear]:
     """The quantized conv/linear layers of a prepared model, by FQN in graph order."""
-    return {
-        name: mod for name, mod in model.named_modules() if isinstance(mod, (QConv2d, QLinear))
-    }
+    return {name: mod for name, mod in model.named_modules() if isinstance(mod, (QConv2d, QLinear))}

@@ -134,7 +134,9 @@ class ActQuant(nn.Module):
             for frac in _GRID.tolist():
                 step = span * frac / qmax
                 z = min(max(math.floor(-lo_x * frac / step + 0.5), 0), qmax) if self.signed else 0
-                err = float((_fake(flat, torch.tensor(step), float(z), 0, qmax) - flat).pow(2).sum())
+                err = float(
+                    (_fake(flat, torch.tensor(step), float(z), 0, qmax) - flat).pow(2).sum()
+                )
                 if err < best[0]:
                     best = (err, step, float(z))
             self.step[b - MIN_BITS] = max(best[1], MIN_STEP)
