@@ -27,7 +27,10 @@ ISAS = ("m4", "scalar")
 VERSION = "0.1"
 
 # Module paths of the kernel families, in no particular order (priority decides).
-FAMILIES: tuple[str, ...] = ("mcumixq.kernels.scalar.family",)
+FAMILIES: tuple[str, ...] = (
+    "mcumixq.kernels.scalar.family",
+    "mcumixq.kernels.conv2d.smlad",
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,0 +1,106 @@
+/* mq_smlad2.h: the 2 pixel x 4 channel SMLAD dot-product core of the `smlad2` conv/fc family.
+ *
+ * Layouts (built by the layer's im2col and by kernels/conv2d/smlad.py offline):
+ * - activation stream `pa`: for step j (two reduction elements k0, k1) the lane words of pixel
+ *   0 and pixel 1 interleaved, word 2j+p = x_p[k0] | x_p[k1] << 16 (raw unsigned activations in
+ *   int16 lanes; the zero point is folded into the bias);
+ * - weight stream `pw`: for step j the lane words of channels 0..3, word 4j+c = w_c[k0] |
+ *   w_c[k1] << 16 (int16 lanes, pre-expanded offline: 2 flash bytes per weight);
+ * - acc[2c+p] holds the accumulator of pixel p, channel c: bias on entry, result on exit.
+ * Sums wrap at 32 bits like SMLAD; the exact int32 accumulator of DESIGN §3 is recovered
+ * because the wrapped bias and all products are exact modulo 2^32.
+ *
+ * On the M4 the loop is hand-scheduled inline assembly (gcc's own schedule interleaves loads
+ * with SMLADs and loses the 1-cycle pipelined LDRs, SLBC.md §0): per step 6 LDR in two groups
+ * (5 + 3 cycles) and 8 SMLAD, 4 or 2 steps per iteration, end test against a pointer kept on
+ * the stack so all 14 registers hold data. The asm claims r1-r12 and lr; the layer function must
+ * be compiled with optimization (no frame pointer in r7). Elsewhere a plain C loop.
+ */
+#ifndef MQ_SMLAD2_H
+#define MQ_SMLAD2_H
+
+#include "mq_m4.h"
+#include "mq_types.h"
+
+/* Arguments of one core call; the asm loads pa, pw and acc with one LDM (offsets fixed). */
+typedef struct {
+    const uint32_t *pa;     /* +0  activation stream (2 px interleaved) */
+    const uint32_t *pw;     /* +4  weight stream (4 ch interleaved) */
+    int32_t acc[8];         /* +8  acc[2c+p] */
+    const uint32_t *pa_end; /* +40 end of the activation stream */
+} mq_smlad2_args;
+
+#define MQ_SMLAD2_STEP                                                                           \
+    "ldr r10, [r0], #4\n\t"                                                                      \
+    "ldr r11, [r0], #4\n\t"                                                                      \
+    "ldr r12, [r1], #4\n\t"                                                                      \
+    "ldr lr, [r1], #4\n\t"                                                                       \
+    "smlad r2, r10, r12, r2\n\t"                                                                 \
+    "smlad r3, r11, r12, r3\n\t"                                                                 \
+    "smlad r4, r10, lr, r4\n\t"                                                                  \
+    "smlad r5, r11, lr, r5\n\t"                                                                  \
+    "ldr r12, [r1], #4\n\t"                                                                      \
+    "ldr lr, [r1], #4\n\t"                                                                       \
+    "smlad r6, r10, r12, r6\n\t"                                                                 \
+    "smlad r7, r11, r12, r7\n\t"                                                                 \
+    "smlad r8, r10, lr, r8\n\t"                                                                  \
+    "smlad r9, r11, lr, r9\n\t"
+
+#if MQ_HAVE_DSP && defined(__thumb2__)
+#define MQ_SMLAD2_ASM(STEPS)                                                                     \
+    register mq_smlad2_args *r0_args __asm__("r0") = args;                                       \
+    __asm__ volatile("ldr r12, [r0, #40]\n\t"                                                    \
+                     "push {r0, r12}\n\t"                                                        \
+                     "ldm r0, {r0-r9}\n\t"                                                       \
+                     "1:\n\t" STEPS "ldr r12, [sp, #4]\n\t"                                      \
+                     "cmp r0, r12\n\t"                                                           \
+                     "bne 1b\n\t"                                                                \
+                     "pop {r0, r12}\n\t"                                                         \
+                     "adds r0, #8\n\t"                                                           \
+                     "stm r0, {r2-r9}\n\t"                                                       \
+                     : "+r"(r0_args)                                                             \
+                     :                                                                           \
+                     : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11",       \
+                       "r12", "lr", "cc", "memory")
+#endif
+
+/* Plain C core: same result, any host. `steps` lane-pair steps. */
+static inline void mq_smlad2_core_c(mq_smlad2_args *args)
+{
+    const uint32_t *pa = args->pa;
+    const uint32_t *pw = args->pw;
+    int32_t *acc = args->acc;
+    while (pa != args->pa_end) {
+        uint32_t a0 = pa[0], a1 = pa[1];
+        for (int c = 0; c < 4; ++c) {
+            acc[2 * c] = mq_smlad(a0, pw[c], acc[2 * c]);
+            acc[2 * c + 1] = mq_smlad(a1, pw[c], acc[2 * c + 1]);
+        }
+        pa += 2;
+        pw += 4;
+    }
+}
+
+/* Core with 4 steps per loop iteration: the stream length must be a multiple of 4 steps. */
+static inline __attribute__((always_inline)) void mq_smlad2_core_u4(mq_smlad2_args *args)
+{
+#if MQ_HAVE_DSP && defined(__thumb2__)
+    MQ_SMLAD2_ASM(MQ_SMLAD2_STEP MQ_SMLAD2_STEP MQ_SMLAD2_STEP MQ_SMLAD2_STEP);
+#else
+    MQ_ASSERT((args->pa_end - args->pa) % 8 == 0 && args->pa_end != args->pa);
+    mq_smlad2_core_c(args);
+#endif
+}
+
+/* Core with 2 steps per loop iteration: the stream length must be a multiple of 2 steps. */
+static inline __attribute__((always_inline)) void mq_smlad2_core_u2(mq_smlad2_args *args)
+{
+#if MQ_HAVE_DSP && defined(__thumb2__)
+    MQ_SMLAD2_ASM(MQ_SMLAD2_STEP MQ_SMLAD2_STEP);
+#else
+    MQ_ASSERT((args->pa_end - args->pa) % 4 == 0 && args->pa_end != args->pa);
+    mq_smlad2_core_c(args);
+#endif
+}
+
+#endif /* MQ_SMLAD2_H */
