@@ -218,6 +218,7 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "z_in": g.zi, "z_pair": g.zi | (g.zi << 16), "z_out": g.zo,
         "act_min": g.act_min, "act_max": g.act_max,
         "fast_rq": "k" in consts,
+        "rq_args": "rq_m, rq_k, rq_sh" if "k" in consts else "rq_m, rq_b, rq_s",
         "in_sb": g.in_sb, "in_pb": g.in_pixel_bytes, "out_sb": g.out_sb, "out_pb": g.out_pixel_bytes,
         "in_row_bytes": g.w * g.in_pixel_bytes,
         "out_row_bytes": g.ow * g.out_pixel_bytes,
