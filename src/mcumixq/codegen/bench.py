@@ -1,0 +1,243 @@
+"""Kernel benchmark cases: one layer, its own self-test ELF, cycles of one call (DESIGN §7).
+
+A case is a graph plus the op to measure. The op's function is named after its kernel
+(LayerCode.kernel), so the ELF shows which kernel ran and an instrument reads its cycles by name;
+the self-test runs one sample, so `cycles` is exactly one call (inclusive: helpers it calls count).
+The five peer shapes of DESIGN §8 are built here from `ir.random_graph.single_op_graph` with a
+fixed seed, so every run measures the same data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mcumixq.codegen.deploy import random_samples
+from mcumixq.codegen.firmware import build_firmware, emulate_selftest
+from mcumixq.codegen.project import render_project, write_files
+from mcumixq.errors import ConfigError
+from mcumixq.files import atomic_dir, atomic_write, write_json
+from mcumixq.ir.graph import Graph, op_bits, op_macs
+from mcumixq.ir.random_graph import single_op_graph
+from mcumixq.ir.reference import run_graph
+from mcumixq.kernels.registry import render_layer
+from mcumixq.numerics import ALL_PAIRS, LEGAL_BITS, BitPair
+from mcumixq.target.boards import DEFAULT_BOARD
+
+PROBE_FUNCTION = "mq_probe"  # placeholder name used only to learn the kernel's name
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerShape:
+    """One DESIGN §8 layer: NHWC input, output channels, square kernel, depthwise or not."""
+
+    name: str
+    in_shape: tuple[int, int, int]
+    out_channels: int
+    kernel: int
+    depthwise: bool = False
+
+    def describe(self) -> str:
+        """`32x32x16->16 3x3` / `16x16x64 dw3x3`."""
+        h, w, c = self.in_shape
+        if self.depthwise:
+            return f"{h}x{w}x{c} dw{self.kernel}x{self.kernel}"
+        return f"{h}x{w}x{c}->{self.out_channels} {self.kernel}x{self.kernel}"
+
+
+PEER_SHAPES: dict[str, PeerShape] = {
+    s.name: s
+    for s in (
+        PeerShape(name="L1", in_shape=(32, 32, 16), out_channels=16, kernel=3),
+        PeerShape(name="L2", in_shape=(16, 16, 32), out_channels=32, kernel=3),
+        PeerShape(name="L3", in_shape=(8, 8, 64), out_channels=64, kernel=3),
+        PeerShape(name="L4", in_shape=(16, 16, 64), out_channels=64, kernel=1),
+        PeerShape(name="L5", in_shape=(16, 16, 64), out_channels=64, kernel=3, depthwise=True),
+    )
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CaseResult:
+    """One measured case, in the fields of kernels.json (DESIGN §7) plus the scheme."""
+
+    case: str
+    op: str
+    shape: str
+    w_bits: int
+    a_bits: int
+    kernel: str
+    scheme: str
+    macs: int
+    cycles: int
+    mac_per_cycle: float
+    bit_exact: bool
+    first_mismatch: str
+    elf: str
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain dict for kernels.json."""
+        return asdict(self)
+
+
+def peer_graph(shape: str | PeerShape, pair: BitPair, *, seed: int = 0) -> Graph:
+    """The single-conv graph of a peer shape at `pair` (output bits = input bits), seeded."""
+    s = PEER_SHAPES.get(shape) if isinstance(shape, str) else shape
+    if s is None:
+        raise ConfigError(f"unknown shape {shape!r}; use one of {', '.join(PEER_SHAPES)}")
+    return single_op_graph(
+        np.random.default_rng(seed),
+        "conv2d",
+        in_shape=s.in_shape,
+        out_channels=s.out_channels,
+        kernel=s.kernel,
+        depthwise=s.depthwise,
+        w_bits=pair.w,
+        a_bits_in=pair.a,
+        a_bits_out=pair.a,
+    )
+
+
+def bench_case(
+    graph: Graph,
+    op_name: str,
+    *,
+    out_dir: str | Path,
+    prefer: str | None = None,
+    isa: str = "m4",
+    case: str | None = None,
+    shape: str = "",
+    seed: int = 0,
+) -> CaseResult:
+    """Build and run the one-sample self-test of `graph`, measuring the op `op_name`.
+
+    `prefer` forces the kernel family or scheme of that op only; the other ops of the graph
+    (e.g. the branch of an `add` case) use the registry's choice. Writes `out_dir` atomically
+    (project, selftest.elf). A mismatch is reported in the result, not raised, so a sweep
+    over many cases finishes and shows every broken one.
+    """
+    op = graph.op(op_name)
+    kernel = render_layer(graph, op, PROBE_FUNCTION, isa=isa, prefer=prefer).kernel
+    x = random_samples(graph, 1, seed)
+    expected = run_graph(graph, x)
+    out = Path(out_dir)
+    with atomic_dir(out) as tmp:
+        project, texts = render_project(
+            graph,
+            board=DEFAULT_BOARD,
+            samples=x,
+            expected=expected,
+            prefer={op_name: prefer} if prefer else None,
+            function_names={op_name: kernel},
+            isa=isa,
+        )
+        write_files(texts, tmp)
+        fw = build_firmware(project, tmp, board_main=False)
+        run = emulate_selftest(project, tmp / fw.selftest_elf, graph, expected)
+    cycles = run.inclusive.get(kernel, 0)
+    macs = op_macs(graph, op)
+    w_bits, a_bits = op_bits(graph, op)
+    layer = next(info for info in project.layers if info.name == op_name)
+    return CaseResult(
+        case=case or f"{op_name}-w{w_bits}a{a_bits}",
+        op=op.kind if not op.is_depthwise else "dwconv2d",
+        shape=shape,
+        w_bits=w_bits,
+        a_bits=a_bits,
+        kernel=kernel,
+        scheme=layer.scheme,
+        macs=macs,
+        cycles=cycles,
+        mac_per_cycle=round(macs / cycles, 4) if cycles else 0.0,
+        bit_exact=run.mismatches == 0,
+        first_mismatch=run.first_mismatch,
+        elf=str(out / fw.selftest_elf),
+    )
+
+
+def bench_peer(
+    shape: str, pair: BitPair, out_dir: str | Path, *, prefer: str | None = None, seed: int = 0
+) -> CaseResult:
+    """Measure the peer shape `shape` (L1..L5) at `pair` into `out_dir/<case>/`."""
+    graph = peer_graph(shape, pair, seed=seed)
+    case = f"{shape}-{pair}"
+    return bench_case(
+        graph,
+        "op",
+        out_dir=Path(out_dir) / case,
+        prefer=prefer,
+        case=case,
+        shape=PEER_SHAPES[shape].describe(),
+        seed=seed,
+    )
+
+
+KERNELS_JSON = "kernels.json"
+KERNELS_MD = "kernels.md"
+
+
+def bench_kernels(
+    out_dir: str | Path,
+    *,
+    shapes: tuple[str, ...] = tuple(PEER_SHAPES),
+    pairs: tuple[BitPair, ...] | None = None,
+    prefer: str | None = None,
+    seed: int = 0,
+    progress: Callable[[Iterable[tuple[str, BitPair]]], Iterable[tuple[str, BitPair]]]
+    | None = None,
+) -> list[CaseResult]:
+    """Measure every (shape, pair); write `out_dir`/kernels.json (+ .md) and one ELF per case.
+
+    `elf` paths in kernels.json are relative to `out_dir`, so the directory can be moved.
+    `progress` may wrap the case iterator (a progress bar in the CLI).
+    """
+    unknown = [s for s in shapes if s not in PEER_SHAPES]
+    if unknown:
+        raise ConfigError(f"unknown shapes {unknown}; use some of {', '.join(PEER_SHAPES)}")
+    chosen = ALL_PAIRS if pairs is None else pairs
+    out = Path(out_dir)
+    cases = [(s, p) for s in shapes for p in chosen]
+    results = []
+    for shape, pair in progress(cases) if progress else cases:
+        r = bench_peer(shape, pair, out, prefer=prefer, seed=seed)
+        results.append(replace(r, elf=str(Path(r.elf).relative_to(out))))
+    write_json(out / KERNELS_JSON, [r.to_json() for r in results])
+    with atomic_write(out / KERNELS_MD, "w") as fh:
+        fh.write(kernels_markdown(results))
+    return results
+
+
+def mac_grid(results: list[CaseResult], shape: str) -> str:
+    """A w_bits x a_bits grid of MAC/cycle for one shape ('x' marks a wrong output, '.' missing)."""
+    by_pair = {(r.w_bits, r.a_bits): r for r in results if r.case.startswith(f"{shape}-")}
+    width = 7
+    lines = [f"{shape:<4}" + "".join(f"a{a}".rjust(width) for a in LEGAL_BITS)]
+    for w in LEGAL_BITS:
+        cells = []
+        for a in LEGAL_BITS:
+            r = by_pair.get((w, a))
+            cell = "." if r is None else f"{r.mac_per_cycle:.2f}" + ("" if r.bit_exact else "x")
+            cells.append(cell.rjust(width))
+        lines.append(f"w{w:<3}" + "".join(cells))
+    return "\n".join(lines)
+
+
+def kernels_markdown(results: list[CaseResult]) -> str:
+    """kernels.md: a MAC/cycle grid per shape, then every case with its kernel."""
+    shapes = list(dict.fromkeys(r.case.split("-")[0] for r in results))
+    parts = ["# Kernel benchmark (emulated Cortex-M4, TRM cycle model)", ""]
+    for shape in shapes:
+        desc = next(r.shape for r in results if r.case.startswith(f"{shape}-"))
+        parts += [f"## {shape}: {desc}", "", "```", mac_grid(results, shape), "```", ""]
+    parts += ["## Cases", "", "| case | kernel | MACs | cycles | MAC/cycle | bit-exact |"]
+    parts += ["|---|---|---:|---:|---:|---|"]
+    for r in results:
+        ok = "yes" if r.bit_exact else f"NO ({r.first_mismatch})"
+        parts.append(
+            f"| {r.case} | `{r.kernel}` | {r.macs} | {r.cycles} | {r.mac_per_cycle:.3f} | {ok} |"
+        )
+    return "\n".join(parts) + "\n"
