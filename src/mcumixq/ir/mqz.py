@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -111,7 +112,7 @@ def save_graph(graph: Graph, path: str | os.PathLike[str]) -> None:
 _READ_ERRORS = (
     zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, IndexError,
     NotImplementedError, RuntimeError, UnicodeDecodeError, SyntaxError, TypeError, OverflowError,
-    MemoryError,
+    MemoryError, tokenize.TokenError,  # TokenError: numpy parses .npy headers as Python literals
 )  # fmt: skip
 
 
@@ -172,7 +173,7 @@ def _read_doc(zf: zipfile.ZipFile, fname: str) -> dict[str, Any]:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise InputError(f"{fname}: not an mcumixq graph ({META} lacks format {FORMAT!r}); {_HINT}")
     version = doc.get("format_version")
-    if version != FORMAT_VERSION or isinstance(version, bool):
+    if type(version) is not int or version != FORMAT_VERSION:  # not 1.0, not true
         raise InputError(
             f"{fname}: format_version {version!r} is not supported (this mcumixq reads "
             f"{FORMAT_VERSION}); re-export the graph with this version"
