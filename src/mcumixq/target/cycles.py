@@ -26,7 +26,7 @@ is first seen. Instructions the table does not name (system, hints, FP) are char
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from capstone import CS_GRP_CALL, CS_GRP_JUMP
 from capstone import arm_const as arm
@@ -46,6 +46,7 @@ _MULTI_BASE = frozenset((arm.ARM_INS_LDM, arm.ARM_INS_LDMDB, arm.ARM_INS_STM, ar
 _MULTI_LIST = frozenset((arm.ARM_INS_PUSH, arm.ARM_INS_POP))
 _DIVIDES = frozenset((arm.ARM_INS_SDIV, arm.ARM_INS_UDIV))
 _TABLE_BRANCH = frozenset((arm.ARM_INS_TBB, arm.ARM_INS_TBH))
+_COMPARE_BRANCH = frozenset((arm.ARM_INS_CBZ, arm.ARM_INS_CBNZ))
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,8 @@ class InsnCost:
     single_ls: bool = False  # pipelinable single load/store
     loaded: int = NO_REG  # register a single load writes (blocks pipelining through it)
     addr_regs: frozenset[int] = frozenset()
-    branch: bool = False  # may write the PC: P is added when control does not fall through
+    branch: bool = False  # may write the PC
+    conditional: bool = False  # a branch that may fall through: P only when taken
     call: bool = False  # BL/BLX: the shadow call stack pushes a frame when taken
     it: bool = False
     bkpt: bool = False
@@ -79,8 +81,22 @@ def _mem_regs(insn: object) -> frozenset[int]:
     return frozenset(regs)
 
 
+def _conditional(insn: object) -> bool:
+    """True for CBZ/CBNZ and instructions with a condition (B<c>, or inside an IT block)."""
+    if insn.id in _COMPARE_BRANCH:  # type: ignore[attr-defined]
+        return True
+    return insn.cc not in (arm.ARM_CC_AL, arm.ARM_CC_INVALID)  # type: ignore[attr-defined]
+
+
 def insn_cost(insn: object) -> InsnCost:
     """Look `insn` (a capstone Thumb instruction with detail) up in the timing table."""
+    cost = _table_cost(insn)
+    if cost.branch and _conditional(insn):
+        return replace(cost, conditional=True)
+    return cost
+
+
+def _table_cost(insn: object) -> InsnCost:
     iid, size = insn.id, insn.size  # type: ignore[attr-defined]
     pc = _pc_written(insn)
     if iid == arm.ARM_INS_BKPT:
@@ -125,7 +141,8 @@ class BlockCost:
     """Static price of one translation block plus what its neighbours may change.
 
     `cycles` assumes the first instruction is not pipelined and an IT at the head is not
-    folded, and excludes the refill of a final branch; `edge_cycles` corrects for those.
+    folded, and includes the refill of a final unconditional branch but not of a conditional
+    one; `edge_cycles` corrects for those. `call` marks a final BL/BLX.
     """
 
     address: int
@@ -133,7 +150,7 @@ class BlockCost:
     instructions: int
     cycles: int
     fallthrough: int
-    branch: bool = False
+    branch: bool = False  # ends in a conditional branch: P is added when it is taken
     call: bool = False
     head_ls: bool = False
     head_addr_regs: frozenset[int] = frozenset()
@@ -160,13 +177,15 @@ def price_block(address: int, size: int, insns: Iterable[object]) -> BlockCost:
     if not costs:
         return BlockCost(address=address, size=size, instructions=0, cycles=0, fallthrough=address)
     head, tail = costs[0], costs[-1]
+    if tail.branch and not tail.conditional:
+        cycles += REFILL_CYCLES  # always taken
     return BlockCost(
         address=address,
         size=size,
         instructions=len(costs),
         cycles=cycles,
         fallthrough=address + sum(c.size for c in costs),
-        branch=tail.branch,
+        branch=tail.branch and tail.conditional,
         call=tail.call,
         head_ls=head.single_ls,
         head_addr_regs=head.addr_regs,
@@ -180,9 +199,11 @@ def price_block(address: int, size: int, insns: Iterable[object]) -> BlockCost:
 def edge_cycles(prev: BlockCost | None, cur: BlockCost) -> tuple[int, int]:
     """Cycles that depend on the transition `prev` -> `cur`, as (prev's share, cur's share).
 
-    prev's share is the refill P when prev ends in a branch and control did not fall through
-    (taken). cur's share is -1 when its head load/store pipelines behind prev's tail
-    load/store, or when its head IT folds behind a 16-bit instruction.
+    prev's share is the refill P when prev ends in a conditional branch and control did not
+    fall through to the next instruction (taken; a conditional branch to the very next
+    instruction is indistinguishable from not taken and is charged as not taken). cur's share
+    is -1 when its head load/store pipelines behind prev's tail load/store, or when its head
+    IT folds behind a 16-bit instruction.
     """
     if prev is None or prev.instructions == 0:
         return 0, 0
