@@ -135,9 +135,14 @@ def deploy(
             selftest_samples=n,
         )
         write_json(tmp / DEPLOY_JSON, result.to_json())
+    require_bit_exact(result, graph.name)
+    return result
+
+
+def require_bit_exact(result: DeployResult, what: str) -> None:
+    """Raise VerificationError (exit 1) naming the first mismatch unless `result` is bit-exact."""
     if not result.bit_exact:
         raise VerificationError(
-            f"{graph.name}: device output differs from the reference in {result.mismatches} "
-            f"bytes, first at {result.first_mismatch}; see {out / DEPLOY_JSON}"
+            f"{what}: device output differs from the reference in {result.mismatches} "
+            f"elements, first at {result.first_mismatch}; see {Path(result.out_dir) / DEPLOY_JSON}"
         )
-    return result
