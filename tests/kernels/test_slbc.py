@@ -1,0 +1,107 @@
+"""chpar4 SLBC family: bit-exact against ir.reference on the host (UBSan + ASan), every pair."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mcumixq.ir.builder import GraphBuilder
+from mcumixq.ir.graph import Graph
+from mcumixq.ir.reference import run_graph_all
+from mcumixq.kernels import slbc
+from mcumixq.kernels.hosttest import run_layer_on_host
+from mcumixq.kernels.registry import FAMILIES, render_layer
+from mcumixq.numerics import ALL_PAIRS
+from mcumixq.packing.layout import pack_tensor, tensor_bytes, unpack_tensor
+from mcumixq.packing.schemes import chpar_scheme
+
+
+def conv_graph(
+    seed: int, shape: tuple[int, int, int], cout: int, *, w_bits: int, a_bits: int,
+    out_bits: int, kernel: int = 3, stride: int = 1, zero_point: int = 0,
+) -> Graph:  # fmt: skip
+    """One conv2d layer with calibrated requantization (same padding)."""
+    b = GraphBuilder(np.random.default_rng(seed), shape, a_bits=a_bits, zero_point=zero_point)
+    b.conv2d(cout, kernel=kernel, stride=stride, w_bits=w_bits, a_bits=out_bits, relu=seed % 2 == 0)
+    return b.build()
+
+
+CHPAR_PAIRS = [p for p in ALL_PAIRS if chpar_scheme(p.w, p.a, 2048) is not None]
+
+
+def run_slbc(graph: Graph, seed: int, x: np.ndarray | None = None) -> tuple[str, int]:
+    """Render the last op with the slbc family, run it on the host, assert bit-exact."""
+    op = graph.ops[-1]
+    rng = np.random.default_rng(seed)
+    xs = graph.tensors[graph.input]
+    if x is None:
+        x = rng.integers(0, 1 << xs.bits, size=xs.shape)
+    values = run_graph_all(graph, x)
+    code = slbc.render(graph, op, "mq_layer_test", "m4")
+    src, dst = graph.tensors[op.inputs[0]], graph.tensors[op.output]
+    in0 = pack_tensor(values[op.inputs[0]], src.bits)
+    got = run_layer_on_host(code, in0, None, tensor_bytes(dst.shape, dst.bits))
+    want = values[op.output]
+    if got != pack_tensor(want, dst.bits):
+        g = unpack_tensor(got, dst.shape, dst.bits).astype(np.int64)
+        bad = np.argwhere(g != want)
+        idx = tuple(bad[0]) if bad.size else ()
+        raise AssertionError(
+            f"{code.kernel} {code.scheme}: {len(bad)} mismatches, first {idx}: "
+            f"reference {want[idx] if bad.size else '-'}, got {g[idx] if bad.size else '-'}"
+        )
+    return code.kernel, code.weight_bytes
+
+
+@pytest.mark.parametrize("pair", CHPAR_PAIRS, ids=str)
+def test_conv3x3_every_pair(pair) -> None:
+    out_bits = (pair.w + pair.a) % 7 + 2
+    g = conv_graph(pair.w * 10 + pair.a, (5, 5, 12), 6, w_bits=pair.w, a_bits=pair.a,
+                   out_bits=out_bits, zero_point=1)  # fmt: skip
+    kernel, _ = run_slbc(g, seed=pair.a)
+    assert f"w{pair.w}a{pair.a}" in kernel and "chpar4" in kernel
+
+
+@pytest.mark.parametrize(
+    ("w_bits", "a_bits", "cin", "cout", "kernel", "stride"),
+    [(4, 4, 16, 8, 1, 1), (2, 2, 33, 5, 1, 1), (3, 5, 3, 4, 3, 2), (2, 8, 1, 3, 3, 1),
+     (4, 3, 9, 7, 3, 2), (2, 4, 40, 12, 1, 1), (2, 2, 64, 4, 3, 1)],
+)  # fmt: skip
+def test_conv_shapes(w_bits, a_bits, cin, cout, kernel, stride) -> None:
+    g = conv_graph(cin + cout, (7, 6, cin), cout, w_bits=w_bits, a_bits=a_bits, out_bits=4,
+                   kernel=kernel, stride=stride, zero_point=0)  # fmt: skip
+    run_slbc(g, seed=cin)
+
+
+@pytest.mark.parametrize("mode", ["max", "min", "alternating"])
+def test_extreme_inputs_w4a4(mode) -> None:
+    """All-max/min inputs drive every field to its bound (weights are random extremes too)."""
+    g = conv_graph(7, (6, 6, 64), 8, w_bits=4, a_bits=4, out_bits=8, zero_point=0)
+    x = {"max": np.full((6, 6, 64), 15), "min": np.zeros((6, 6, 64), int),
+         "alternating": np.indices((6, 6, 64)).sum(axis=0) % 2 * 15}[mode]  # fmt: skip
+    run_slbc(g, seed=0, x=x)
+
+
+@pytest.mark.parametrize(("w_bits", "a_bits"), [(4, 4), (2, 2), (2, 6)])
+def test_linear(w_bits, a_bits) -> None:
+    b = GraphBuilder(np.random.default_rng(3), (3, 3, 7), a_bits=a_bits, zero_point=2)
+    b.linear(10, w_bits=w_bits, a_bits=4, relu=True)
+    kernel, _ = run_slbc(b.build(), seed=1)
+    assert kernel.startswith(f"mq_fc_w{w_bits}a{a_bits}_nc_kxk_")
+
+
+def test_registered_and_chosen_where_it_wins() -> None:
+    assert "mcumixq.kernels.slbc" in FAMILIES
+    g = conv_graph(5, (8, 8, 64), 64, w_bits=4, a_bits=4, out_bits=4)
+    assert slbc.supports(g, g.ops[-1], "m4") is not None
+    assert render_layer(g, g.ops[-1], "mq_l").scheme == "chpar4"
+    g8 = conv_graph(5, (8, 8, 16), 16, w_bits=8, a_bits=8, out_bits=8)
+    assert slbc.supports(g8, g8.ops[-1], "m4") is None
+    assert slbc.supports(g, g.ops[-1], "scalar") is None
+
+
+def test_weight_flash_is_one_byte_per_weight() -> None:
+    g = conv_graph(5, (4, 4, 16), 8, w_bits=4, a_bits=4, out_bits=4)
+    code = slbc.render(g, g.ops[-1], "mq_l", "m4")
+    assert code.weight_bytes == 8 * 9 * 16
+    assert code.scratch_bytes == 2 * 9 * 8 * 4
