@@ -63,6 +63,7 @@ class ElfImage:
     symbols: dict[str, Symbol]
     functions: tuple[Symbol, ...]  # sorted by address, for PC lookup
     _starts: tuple[int, ...] = field(default=(), repr=False)
+    _ends: tuple[int, ...] = field(default=(), repr=False)
 
     def symbol(self, name: str) -> Symbol:
         """Look up a symbol; a missing one is an InputError naming the ELF."""
@@ -76,10 +77,8 @@ class ElfImage:
     def function_at(self, address: int) -> str:
         """Name of the function containing `address`, or a hex label when none does."""
         i = bisect.bisect_right(self._starts, address) - 1
-        if i >= 0:
-            fn = self.functions[i]
-            if address < fn.address + max(fn.size, 2):
-                return fn.name
+        if i >= 0 and address < self._ends[i]:
+            return self.functions[i].name
         return f"?{address:#x}"
 
 
@@ -134,6 +133,7 @@ def _parse(path: Path, fh: object) -> ElfImage:
         )
     symbols = _symbols(elf)
     funcs = tuple(sorted((s for s in symbols.values() if s.kind == "func"), key=_func_key))
+    starts = tuple(f.address for f in funcs)
     return ElfImage(
         path=path,
         entry=elf["e_entry"] & ~1,
@@ -141,8 +141,22 @@ def _parse(path: Path, fh: object) -> ElfImage:
         sections=tuple(sections),
         symbols=symbols,
         functions=funcs,
-        _starts=tuple(f.address for f in funcs),
+        _starts=starts,
+        _ends=tuple(_function_end(f, starts, sections) for f in funcs),
     )
+
+
+def _function_end(fn: Symbol, starts: tuple[int, ...], sections: list[Section]) -> int:
+    """End of `fn`; hand-written assembly often has no `.size`, so a sizeless function extends
+    to the next function or the end of its section."""
+    if fn.size:
+        return fn.address + fn.size
+    i = bisect.bisect_right(starts, fn.address)
+    limit = starts[i] if i < len(starts) else 1 << 32
+    for sec in sections:
+        if sec.address <= fn.address < sec.address + sec.size:
+            return min(limit, sec.address + sec.size)
+    return fn.address + 2
 
 
 def _func_key(sym: Symbol) -> tuple[int, int]:

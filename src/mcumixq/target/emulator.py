@@ -25,7 +25,15 @@ RETURN_TRAP = 0x6000_0000  # executable page holding `BKPT #0xfd`: LR target of 
 _TRAP_CODE = bytes((0xFD, 0xBE))  # BKPT #0xfd
 _EXCEPTIONS = {1: "undefined instruction", 2: "SVC", 3: "prefetch abort", 4: "data abort"}
 _EXCP_BKPT = 7
-_MEM_ACCESS = {19: "read", 20: "write", 21: "fetch", 22: "read", 23: "write", 24: "fetch"}
+# unicorn's UC_MEM_* access codes of invalid accesses
+_MEM_ACCESS = {
+    19: "unmapped read",
+    20: "unmapped write",
+    21: "unmapped fetch",
+    22: "protected write",
+    23: "protected read",
+    24: "protected fetch",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,8 +112,23 @@ def _write_inputs(uc: Any, image: ElfImage, inputs: Mapping[str, bytes]) -> None
         uc.mem_write(sym.address, bytes(data))
 
 
-def _describe(image: ElfImage, stop: _Stop) -> str:
+def _uc_errors() -> dict[int, str]:
+    import unicorn as U
+
+    return {
+        U.UC_ERR_INSN_INVALID: "undefined instruction",
+        U.UC_ERR_EXCEPTION: "unhandled processor exception",
+        U.UC_ERR_READ_UNALIGNED: "unaligned read",
+        U.UC_ERR_WRITE_UNALIGNED: "unaligned write",
+        U.UC_ERR_FETCH_UNALIGNED: "unaligned fetch",
+    }
+
+
+def _describe(image: ElfImage, stop: _Stop, last_block: int) -> str:
     where = f"PC {stop.pc:#010x} in {image.function_at(stop.pc)}"
+    if "fetch" in stop.reason:
+        where = f"PC {stop.pc:#010x}, jumped from block {last_block:#010x} in "
+        where += image.function_at(last_block)
     if stop.address is not None:
         return f"{stop.reason} at address {stop.address:#010x} ({where})"
     return f"{stop.reason} ({where})"
@@ -141,8 +164,7 @@ def _add_fault_hooks(uc: Any, stop: _Stop) -> None:
 
     def on_bad_memory(uc: Any, access: int, address: int, *_rest: Any) -> bool:
         stop.pc = uc.reg_read(UC_ARM_REG_PC)
-        kind = "unmapped" if access in (19, 20, 21) else "protected"
-        stop.reason = f"{kind} {_MEM_ACCESS.get(access, 'access')}"
+        stop.reason = _MEM_ACCESS.get(access, "invalid memory access")
         stop.address = address
         return False
 
@@ -197,6 +219,9 @@ def run_elf(
     usage = memory_usage(image, board)
     start = _start_symbol(image, entry)
     wanted = {name: image.symbol(name) for name in read}
+    for name, sym in wanted.items():
+        if sym.size == 0:
+            raise InputError(f"{image.path.name}: symbol '{name}' has no size; give it a type")
     inputs = dict(inputs or {})
 
     uc = U.Uc(U.UC_ARCH_ARM, U.UC_MODE_THUMB | U.UC_MODE_MCLASS)
@@ -218,8 +243,10 @@ def run_elf(
         uc.emu_start(start | 1, 0xFFFF_FFFF)
     except U.UcError as err:
         stop.pc = stop.pc or uc.reg_read(A.UC_ARM_REG_PC)
-        stop.reason = stop.reason or str(err)
-        raise EmulationError(f"{image.path.name}: {_describe(image, stop)}") from err
+        stop.reason = stop.reason or _uc_errors().get(err.errno, str(err))
+        raise EmulationError(
+            f"{image.path.name}: {_describe(image, stop, profiler.last_block())}"
+        ) from err
     if profiler.limit_hit:
         stop.pc = uc.reg_read(A.UC_ARM_REG_PC)
         raise EmulationError(
@@ -229,7 +256,7 @@ def run_elf(
         )
     if stop.reason not in ("bkpt", "return"):
         stop.pc = stop.pc or uc.reg_read(A.UC_ARM_REG_PC)
-        raise EmulationError(f"{image.path.name}: {_describe(image, stop)}")
+        raise EmulationError(f"{image.path.name}: {_describe(image, stop, profiler.last_block())}")
     profile = profiler.finish()
     stack = _stack_bytes(uc, floor, top)
     return RunResult(

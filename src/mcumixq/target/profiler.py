@@ -51,6 +51,7 @@ class BlockProfiler:
         self._frames: list[tuple[int, str, int]] = []
         self._entry_function = entry_function
         self._totals: Callable[[], tuple[int, int]] = lambda: (0, 0)
+        self.last_block: Callable[[], int] = lambda: 0  # start of the last block entered
         self.limit_hit = False
 
     def _block(self, uc: Any, address: int, size: int) -> BlockCost:
@@ -118,7 +119,11 @@ class BlockProfiler:
         def totals() -> tuple[int, int]:
             return cycles, instructions
 
+        def last_block() -> int:
+            return prev[0]
+
         self._totals = totals
+        self.last_block = last_block
         return hook
 
     def finish(self) -> Profile:
