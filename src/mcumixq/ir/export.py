@@ -48,6 +48,10 @@ class _Pending:
     act: str = "none"
 
 
+def _pair(v: int | tuple[int, ...]) -> tuple[int, int]:
+    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
 def _multipliers(ratios: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     pairs = [quantize_multiplier(float(r)) for r in ratios]
     return (
@@ -131,18 +135,28 @@ class _Exporter:
     def maxpool(self, node: fx.Node) -> None:
         mod = self.gm.get_submodule(str(node.target))
         src = self.tensors[self.tensor_of[node.args[0]]]  # type: ignore[index]
-        k, s, p = (nn.modules.utils._pair(v) for v in (mod.kernel_size, mod.stride, mod.padding))
+        k, s, p = (_pair(v) for v in (mod.kernel_size, mod.stride, mod.padding))
         name = rules.node_fqn(node)
         spec = TensorSpec(
-            name=name, shape=self.shape(node), bits=src.bits, scale=src.scale,
+            name=name,
+            shape=self.shape(node),
+            bits=src.bits,
+            scale=src.scale,
             zero_point=src.zero_point,
-        )  # fmt: skip
+        )
         self.tensors[name] = spec
         self.tensor_of[node] = name
         self.ops.append(
-            Op(name=name, kind="maxpool", inputs=(src.name,), output=name, kernel=k, stride=s,
-               padding=(p[0], p[1], p[0], p[1]))
-        )  # fmt: skip
+            Op(
+                name=name,
+                kind="maxpool",
+                inputs=(src.name,),
+                output=name,
+                kernel=k,
+                stride=s,
+                padding=(p[0], p[1], p[0], p[1]),
+            )
+        )
 
     def finish(self, pending: _Pending, qnode: fx.Node, quant: ActQuant) -> None:
         """Emit the op of `pending` with the output tensor described by `quant`."""
@@ -155,21 +169,37 @@ class _Exporter:
         if isinstance(mod, (QConv2d, QLinear)):
             self.ops.append(self.weighted(name, mod, src, out, (lo, hi)))
             return
-        kh, kw = self.shape(pending.node.args[0])[:2] if isinstance(
-            mod, nn.AdaptiveAvgPool2d
-        ) else nn.modules.utils._pair(mod.kernel_size)  # fmt: skip
-        stride = (kh, kw) if isinstance(mod, nn.AdaptiveAvgPool2d) else mod.stride or (kh, kw)
-        m, s = _multipliers(np.array([src.scale / (kh * kw * out.scale)]))
-        self.ops.append(
-            Op(name=name, kind="avgpool", inputs=(src.name,), output=name, kernel=(kh, kw),
-               stride=nn.modules.utils._pair(stride),
-               requant=Requant(multiplier=m, shift=s, act_min=lo, act_max=hi))
-        )  # fmt: skip
+        self.ops.append(self.avgpool(name, pending, src, out, (lo, hi)))
+
+    def avgpool(
+        self, name: str, pending: _Pending, src: TensorSpec, out: TensorSpec, clamp: tuple[int, int]
+    ) -> Op:
+        """Sum over the window, then requantize by s_in / (window size * s_out)."""
+        mod = pending.module
+        if isinstance(mod, nn.AdaptiveAvgPool2d):  # output 1x1 (rules.py): the whole map
+            kernel = stride = self.shape(pending.node.args[0])[:2]  # type: ignore[arg-type]
+        else:
+            kernel = _pair(mod.kernel_size)
+            stride = _pair(mod.stride or mod.kernel_size)
+        m, s = _multipliers(np.array([src.scale / (kernel[0] * kernel[1] * out.scale)]))
+        return Op(
+            name=name,
+            kind="avgpool",
+            inputs=(src.name,),
+            output=name,
+            kernel=(int(kernel[0]), int(kernel[1])),
+            stride=(int(stride[0]), int(stride[1])),
+            requant=Requant(multiplier=m, shift=s, act_min=clamp[0], act_max=clamp[1]),
+        )
 
     def weighted(
-        self, name: str, mod: QConv2d | QLinear, src: TensorSpec, out: TensorSpec,
+        self,
+        name: str,
+        mod: QConv2d | QLinear,
+        src: TensorSpec,
+        out: TensorSpec,
         clamp: tuple[int, int],
-    ) -> Op:  # fmt: skip
+    ) -> Op:
         w = mod.weight_int().numpy()
         b = mod.bias_int().numpy()
         if b.size and (b.min() < INT32_MIN or b.max() > INT32_MAX):
@@ -181,15 +211,25 @@ class _Exporter:
         s_in = float(mod.input_quant.step_for().detach())
         m, s = _multipliers(s_in * s_w / out.scale)
         rq = Requant(multiplier=m, shift=s, act_min=clamp[0], act_max=clamp[1])
-        common = {"name": name, "inputs": (src.name,), "output": name, "requant": rq,
-                  "bias": b.astype(np.int32), "w_bits": mod.w_bits}  # fmt: skip
+        common = {
+            "name": name,
+            "inputs": (src.name,),
+            "output": name,
+            "requant": rq,
+            "bias": b.astype(np.int32),
+            "w_bits": mod.w_bits,
+        }
         if isinstance(mod, QConv2d):
             t, left, bottom, r = mod.padding
             return Op(
-                kind="conv2d", weight=w.transpose(0, 2, 3, 1).astype(np.int8),
-                kernel=mod.kernel_size, stride=mod.stride, padding=(t, left, bottom, r),
-                groups=mod.groups, **common,
-            )  # fmt: skip
+                kind="conv2d",
+                weight=w.transpose(0, 2, 3, 1).astype(np.int8),
+                kernel=mod.kernel_size,
+                stride=mod.stride,
+                padding=(t, left, bottom, r),
+                groups=mod.groups,
+                **common,
+            )
         if len(src.shape) == 3:  # torch flattened CHW; the graph indexes HWC
             h, wd, c = src.shape
             w = w.reshape(w.shape[0], c, h, wd).transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
@@ -202,9 +242,14 @@ class _Exporter:
         m, s = _multipliers(np.array([x.scale / out.scale for x in srcs]))
         lo, hi = mod.clamp_range(out.bits)
         self.ops.append(
-            Op(name=name, kind="add", inputs=tuple(x.name for x in srcs), output=name,
-               requant=Requant(multiplier=m, shift=s, act_min=lo, act_max=hi))
-        )  # fmt: skip
+            Op(
+                name=name,
+                kind="add",
+                inputs=tuple(x.name for x in srcs),
+                output=name,
+                requant=Requant(multiplier=m, shift=s, act_min=lo, act_max=hi),
+            )
+        )
 
 
 def _bits_meta(gm: fx.GraphModule) -> dict[str, str]:

@@ -39,12 +39,16 @@ from mcumixq.quant.rules import (
 )
 
 OUTPUT_BITS = 8
+# What symbolic tracing raises on data-dependent Python in forward().
+_TRACE_ERRORS = (
+    fx.proxy.TraceError, TypeError, RuntimeError, AttributeError, NotImplementedError, ValueError,
+)  # fmt: skip
 
 
 def _trace(model: nn.Module) -> fx.GraphModule:
     try:
         return fx.symbolic_trace(model)
-    except Exception as err:  # torch.fx raises many types; wrap them at the boundary
+    except _TRACE_ERRORS as err:
         raise UnsupportedModelError(
             f"{type(model).__name__} cannot be traced by torch.fx ({type(err).__name__}: {err}); "
             "remove data-dependent control flow from forward()"
@@ -246,5 +250,9 @@ def prepare_qat(model: nn.Module, config: QuantConfig, example_input: Tensor) ->
 
 
 def quant_layers(model: nn.Module) -> dict[str, QConv2d | QLinear]:
-    """The quantized conv/linear layers of a prepared model, by FQN in graph order."""
-    return {name: mod for name, mod in model.named_modules() if isinstance(mod, (QConv2d, QLinear))}
+    """The quantized conv/linear layers of a prepared model, by FQN in execution order."""
+    gm = getattr(model, "module", model)  # unwrap DistributedDataParallel
+    if isinstance(gm, fx.GraphModule):
+        mods = [gm.get_submodule(str(n.target)) for n in gm.graph.nodes if n.op == "call_module"]
+        return {m.fqn: m for m in mods if isinstance(m, (QConv2d, QLinear))}
+    return {name: m for name, m in gm.named_modules() if isinstance(m, (QConv2d, QLinear))}
