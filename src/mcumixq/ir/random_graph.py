@@ -85,6 +85,12 @@ def single_op_graph(
     return _finish(b, {"generator": "single_op_graph", "kind": kind})
 
 
+TINY_CNN_WEIGHTED = ("features.0", "features.2", "features.3", "features.4", "classifier")
+TINY_CNN_REQUANTIZED = (
+    "features.0", "features.2", "features.3", "features.4", "features.5", "pool", "classifier",
+)  # fmt: skip
+
+
 def tiny_cnn(
     rng: np.random.Generator,
     w_bits: BitsSpec = 8,
@@ -94,18 +100,13 @@ def tiny_cnn(
     num_classes: int = 10,
 ) -> Graph:
     """conv3x3 -> maxpool -> depthwise 3x3 -> conv1x1 s2 -> conv3x3 -> residual add ->
-    global avgpool -> linear: every op kind and variant in 8 ops. Bits by op or FQN."""
-    names = (
-        "features.0",
-        "features.2",
-        "features.3",
-        "features.4",
-        "features.5",
-        "pool",
-        "classifier",
-    )
-    ab = {n: _bits(rng, a_bits, i + 1, n) for i, n in enumerate(names)}
-    wb = {n: _bits(rng, w_bits, i, n) for i, n in enumerate(names)}
+    global avgpool -> linear: every op kind and variant in 8 ops.
+
+    Bits by FQN (mapping), or as sequences: `w_bits` over TINY_CNN_WEIGHTED (5 entries),
+    `a_bits` over ("input", *TINY_CNN_REQUANTIZED) (8 entries); maxpool keeps its input's bits.
+    """
+    ab = {n: _bits(rng, a_bits, i + 1, n) for i, n in enumerate(TINY_CNN_REQUANTIZED)}
+    wb = {n: _bits(rng, w_bits, i, n) for i, n in enumerate(TINY_CNN_WEIGHTED)}
     b = GraphBuilder(rng, in_shape, a_bits=_bits(rng, a_bits, 0, "input"), name="tiny_cnn")
     b.conv2d(8, w_bits=wb["features.0"], a_bits=ab["features.0"], name="features.0")
     b.maxpool(2, name="features.1")
