@@ -106,7 +106,7 @@ def _parse(path: Path, fh: object) -> ElfImage:
     elf = ELFFile(fh)
     if elf["e_machine"] != "EM_ARM" or elf.elfclass != 32 or not elf.little_endian:
         raise InputError(
-            f"{path.name}: not a 32-bit little-endian Arm ELF (machine {elf['e_machine']}); "
+            f"{path}: not a 32-bit little-endian Arm ELF (machine {elf['e_machine']}); "
             "build it for Cortex-M4 (arm-none-eabi-gcc -mcpu=cortex-m4)"
         )
     segments = tuple(
@@ -185,5 +185,5 @@ def load_elf(path: Path | str) -> ElfImage:
         raise InputError(f"{path}: is a directory; pass the path of a built ELF") from None
     except (ELFError, struct.error, ValueError, KeyError, OSError, EOFError) as err:
         raise InputError(
-            f"{path.name}: not a valid ELF ({type(err).__name__}: {err}); rebuild it"
+            f"{path}: not a valid ELF ({type(err).__name__}: {err}); rebuild it"
         ) from err
