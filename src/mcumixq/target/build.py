@@ -40,7 +40,7 @@ HOST_CFLAGS = (
 )
 _LINK = {
     "gcc": ("-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections"),
-    "zig": ("-nostdlib", "-Wl,--gc-sections"),
+    "zig": ("-Wl,--gc-sections",),  # zig links compiler-rt (64-bit helpers, memcpy) itself
 }
 _LIBS = {"gcc": ("-lc", "-lgcc"), "zig": ()}
 _ERROR_LINE = re.compile(r"\b(error|undefined reference|fatal)\b", re.IGNORECASE)
@@ -66,6 +66,13 @@ def _compile(argv: Sequence[str], what: str) -> None:
         raise ToolchainError(f"{what}: cannot run {argv[0]} ({err}); {INSTALL_HINT}") from err
     if proc.returncode != 0:
         raise ToolchainError(f"{what}: build failed: {_first_error(proc.stderr)}")
+
+
+def _target_flags(tc: Toolchain) -> list[str]:
+    """gcc takes TARGET_CFLAGS as is; zig names the CPU in its -target triple (`cortex_m4`)."""
+    if tc.kind == "zig":
+        return [f for f in TARGET_CFLAGS if not f.startswith("-mcpu=")]
+    return list(TARGET_CFLAGS)
 
 
 def _check_sources(sources: Sequence[Path]) -> list[Path]:
@@ -95,8 +102,9 @@ def build_elf(
     """Build `sources` into the ELF `out` for `board`; return `out`.
 
     With `startup` the project's `_start`/vector table is linked in (the sources provide
-    `int main(void)`); without it the sources must define `_start` themselves. Next to the ELF
-    the linker map (`.map`) is kept for size investigations. The ELF appears atomically.
+    `int main(void)`); without it the sources must define `_start` themselves. With gcc the
+    linker map (`.map`) is kept next to the ELF for size investigations. The ELF appears
+    atomically.
     """
     paths = _check_sources(sources)
     tc = toolchain or find_toolchain()
@@ -110,14 +118,17 @@ def build_elf(
         if startup:
             extra.append(work / STARTUP_NAME)
             extra[0].write_text(STARTUP_S)
-        argv = [*tc.cc, *TARGET_CFLAGS, *cflags]
+        argv = [*tc.cc, *_target_flags(tc), *cflags]
         argv += [f"-I{d}" for d in include_dirs]
         argv += [f"-D{k}={v}" for k, v in sorted((defines or {}).items())]
         argv += [str(p) for p in (*paths, *extra)]
-        argv += [*_LINK[tc.kind], f"-Wl,-T,{script}", f"-Wl,-Map={work / 'out.map'}"]
+        argv += [*_LINK[tc.kind], f"-Wl,-T,{script}"]
+        if tc.kind == "gcc":  # zig's lld driver has no -Map
+            argv.append(f"-Wl,-Map={work / 'out.map'}")
         argv += ["-o", str(work / "out.elf"), *_LIBS[tc.kind]]
         _compile(argv, paths[0].name)
-        (work / "out.map").replace(out.with_suffix(".map"))
+        if (work / "out.map").exists():
+            (work / "out.map").replace(out.with_suffix(".map"))
         (work / "out.elf").replace(out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
