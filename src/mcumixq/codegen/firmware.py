@@ -15,7 +15,7 @@ import numpy as np
 from mcumixq.codegen.mains import SAMPLES_ARRAY, output_stride
 from mcumixq.codegen.project import Project
 from mcumixq.errors import EmulationError
-from mcumixq.ir.graph import Graph
+from mcumixq.ir.graph import Graph, op_macs
 from mcumixq.packing.layout import tensor_bytes, unpack_tensor
 from mcumixq.target.build import build_elf
 from mcumixq.target.emulator import run_elf
@@ -24,6 +24,16 @@ SELFTEST_ELF = "selftest.elf"
 BOARD_ELF = "board.elf"
 STATUS_SYMBOL = "mq_status"
 STATUS_NOT_RUN = 0xFFFF_FFFF
+# Instruction budget of a self-test run: a guard against a hung kernel, generous enough for the
+# plainest scalar kernel (about 10 instructions per MAC or output element) on every sample.
+BUDGET_BASE = 50_000_000
+BUDGET_PER_WORK = 32
+
+
+def instruction_budget(graph: Graph, n_samples: int) -> int:
+    """Instructions a correct self-test of `graph` on `n_samples` inputs stays well below."""
+    work = sum(op_macs(graph, op) + graph.tensors[op.output].size for op in graph.ops)
+    return BUDGET_BASE + BUDGET_PER_WORK * work * n_samples
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,7 +93,12 @@ def emulate_selftest(
     project: Project, elf: Path, graph: Graph, expected: np.ndarray
 ) -> SelftestRun:
     """Run the self-test ELF, read its outputs back and compare them with `expected`."""
-    run = run_elf(elf, board=project.board, read=(STATUS_SYMBOL, SAMPLES_ARRAY))
+    run = run_elf(
+        elf,
+        board=project.board,
+        read=(STATUS_SYMBOL, SAMPLES_ARRAY),
+        max_instructions=instruction_budget(graph, project.n_samples),
+    )
     status = int.from_bytes(run.symbols[STATUS_SYMBOL], "little")
     if status == STATUS_NOT_RUN:
         raise EmulationError(f"{elf.name}: stopped before the self-test compared its outputs")
