@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import zipfile
 from pathlib import Path
@@ -108,6 +109,9 @@ def test_save_rejects_bad_graphs_and_leaves_no_file(
     )  # fmt: skip
     with pytest.raises(ConfigError, match="not JSON-serializable"):
         save_graph(bad_meta, tmp_path / "a.mqz")
+    tuple_meta = dataclasses.replace(g, meta={"bits": (4, 4)})
+    with pytest.raises(ConfigError, match="would not load back unchanged"):
+        save_graph(tuple_meta, tmp_path / "c.mqz")
     bad_ops = Graph(name=g.name, input=g.input, output=g.output, tensors=g.tensors, ops=g.ops[1:])
     with pytest.raises(ConfigError):
         save_graph(bad_ops, tmp_path / "b.mqz")

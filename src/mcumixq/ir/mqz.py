@@ -100,6 +100,11 @@ def save_graph(graph: Graph, path: str | os.PathLike[str]) -> None:
         text = json.dumps(doc, indent=2, sort_keys=True, allow_nan=False) + "\n"
     except (TypeError, ValueError) as err:
         raise ConfigError(f"graph {graph.name!r}: meta is not JSON-serializable ({err})") from None
+    if json.loads(text)["meta"] != graph.meta:
+        raise ConfigError(
+            f"graph {graph.name!r}: meta would not load back unchanged (tuples or non-string "
+            "keys); use lists and string keys"
+        )
     with atomic_write(path, "wb") as fh, zipfile.ZipFile(fh, "w") as zf:
         _write_member(zf, META, text.encode())
         for member, arr in members:
