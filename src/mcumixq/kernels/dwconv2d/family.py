@@ -63,6 +63,7 @@ class Plan:
 
 
 def _path(g: ConvGeometry) -> str:
+    """The SMLAD path of this family for the window (PX-PAR is chosen by its own family)."""
     if (g.kh, g.kw) == (3, 3) and (g.sh, g.sw) == (1, 1):
         return "s1x2"
     if (g.kh, g.kw) == (3, 3) and (g.sh, g.sw) == (2, 2):
@@ -70,11 +71,11 @@ def _path(g: ConvGeometry) -> str:
     return "generic"
 
 
-def plan(g: ConvGeometry) -> Plan:
+def plan(g: ConvGeometry, path: str | None = None) -> Plan:
     """Plane height/width: enough rows and (even) columns for every load of the chosen path."""
-    path = _path(g)
+    path = path or _path(g)
     rows = (g.oh - 1) * g.sh + g.kh
-    if path == "s1x2":
+    if path in ("s1x2", "pxpar"):
         cols = g.ow + (g.ow % 2) + 2  # pairs read words up to element ow_even + 1
     elif path == "s2":
         cols = 2 * g.ow + 2
@@ -111,12 +112,29 @@ def pack_taps(g: ConvGeometry) -> np.ndarray:
     return np.concatenate([packed, np.zeros(1, np.uint8)])
 
 
+def _prescale(g: ConvGeometry) -> np.ndarray:
+    """Per-channel t with s + t >= 32, so every channel takes the one-SMLAL requantization.
+
+    Scaling the taps by 2^t (applied when they are unpacked, so flash keeps w_bits) scales the
+    accumulator and the bias by 2^t and the shift to s + t: the quotient is unchanged, exactly.
+    Zeros if a scaled tap would leave its int16 lane (then channels with s < 32 take the
+    generic int64 path).
+    """
+    s = np.broadcast_to(g.shift, (g.cout,)).astype(np.int64)
+    t = np.maximum(0, 32 - s)
+    wmax = np.abs(g.weight.reshape(g.cout, -1).astype(np.int64)).max(axis=1)
+    if np.any((wmax << t) > 0x7FFF):
+        return np.zeros_like(t)
+    return t
+
+
 def _constants(g: ConvGeometry) -> dict[str, np.ndarray] | None:
     """Per-channel requantization constants; fast form when provably overflow-free.
 
     acc here is sum(raw x * w) over the window, raw x in [0, 2^a - 1] (padding = z_in), so the
     true accumulator is acc + bias' with bias' = bias - z_in * sum(w). None when even bias'
-    leaves int32 (left to the scalar family).
+    leaves int32 (left to the scalar family). The fast form holds k, sh = s + t - 32 and, if
+    any t > 0, the tap factors f = 2^t (`_prescale`).
     """
     w = g.weight.reshape(g.cout, -1).astype(np.int64)
     bias_p = g.bias.astype(np.int64) - g.zi * w.sum(axis=1)
@@ -124,32 +142,48 @@ def _constants(g: ConvGeometry) -> dict[str, np.ndarray] | None:
         return None
     m = np.broadcast_to(g.multiplier, (g.cout,)).astype(np.int64)
     s = np.broadcast_to(g.shift, (g.cout,)).astype(np.int64)
-    amax = (1 << g.in_bits) - 1
-    lo = amax * np.where(w < 0, w, 0).sum(axis=1)
-    hi = amax * np.where(w > 0, w, 0).sum(axis=1)
-    fast = bool(np.all(s >= 32))
-    k = []
-    if fast:
-        for c in range(g.cout):
-            kc = int(bias_p[c]) * int(m[c]) + (1 << int(s[c] - 1)) + (g.zo << int(s[c]))
-            ends = (int(lo[c]) * int(m[c]) + kc, int(hi[c]) * int(m[c]) + kc)
-            if not all(INT64_MIN <= e <= INT64_MAX for e in (kc, *ends)):
-                fast = False
-                break
-            k.append(kc)
     out = {"b": bias_p, "m": m, "s": s}
-    if fast:
-        out["k"] = np.array(k, dtype=object)
-        out["sh"] = s - 32
+    t = _prescale(g)
+    se, we = s + t, w << t[:, None]
+    if np.any(se < 32):
+        return out
+    amax = (1 << g.in_bits) - 1
+    lo = amax * np.where(we < 0, we, 0).sum(axis=1)
+    hi = amax * np.where(we > 0, we, 0).sum(axis=1)
+    k = []
+    for c in range(g.cout):
+        sc, mc = int(se[c]), int(m[c])
+        kc = (int(bias_p[c]) << int(t[c])) * mc + (1 << (sc - 1)) + (g.zo << sc)
+        ends = (int(lo[c]) * mc + kc, int(hi[c]) * mc + kc)
+        if not all(INT64_MIN <= e <= INT64_MAX for e in (kc, *ends)):
+            return out
+        if not all(-(1 << 31) <= int(v) < 1 << 31 for v in (lo[c], hi[c])):
+            return out
+        k.append(kc)
+    out["k"] = np.array(k, dtype=object)
+    out["sh"] = se - 32
+    if np.any(t > 0):
+        out["f"] = 1 << t
     return out
+
+
+def effective_taps(g: ConvGeometry) -> np.ndarray:
+    """Taps [C, kh*kw] as the kernel multiplies them (prescaled by f when the fast form uses it)."""
+    w = g.weight.reshape(g.cout, -1).astype(np.int64)
+    consts = _constants(g)
+    if consts is not None and "f" in consts:
+        return w * consts["f"][:, None]
+    return w
 
 
 def _int64_array(name: str, values: np.ndarray, comment: str) -> str:
     items = [f"INT64_C({int(v)})" for v in values]
     lines = ["    " + ", ".join(items[i : i + 4]) + "," for i in range(0, len(items), 4)]
-    return f"/* {comment} */\nstatic const int64_t {name}[{len(items)}] = {{\n" + "\n".join(
-        lines
-    ) + "\n};\n"
+    return (
+        f"/* {comment} */\nstatic const int64_t {name}[{len(items)}] = {{\n"
+        + "\n".join(lines)
+        + "\n};\n"
+    )
 
 
 def _arrays(g: ConvGeometry, fn: str, what: str, consts: dict[str, np.ndarray]) -> str:
@@ -164,20 +198,53 @@ def _arrays(g: ConvGeometry, fn: str, what: str, consts: dict[str, np.ndarray]) 
         ),
         c_array(f"{fn}_m", "int32_t", consts["m"], f"{what}: multiplier M", hex_data=False),
     ]
-    if "k" in consts:
+    if "f" in consts:
         parts.append(
-            _int64_array(f"{fn}_k", consts["k"], f"{what}: bias'*M + 2^(s-1) + z_out*2^s")
+            c_array(f"{fn}_f", "int32_t", consts["f"], f"{what}: tap factor 2^t", hex_data=False)
         )
-        parts.append(c_array(f"{fn}_sh", "int32_t", consts["sh"], f"{what}: s - 32", hex_data=False))
+    if "k" in consts:
+        parts.append(_int64_array(f"{fn}_k", consts["k"], f"{what}: bias'*M + 2^(s-1) + z_out*2^s"))
+        parts.append(
+            c_array(f"{fn}_sh", "int32_t", consts["sh"], f"{what}: s - 32", hex_data=False)
+        )
     else:
         parts.append(
-            c_array(f"{fn}_b", "int32_t", consts["b"], f"{what}: bias - z_in*sum(w)", hex_data=False)
+            c_array(
+                f"{fn}_b", "int32_t", consts["b"], f"{what}: bias - z_in*sum(w)", hex_data=False
+            )
         )
         parts.append(c_array(f"{fn}_s", "int32_t", consts["s"], f"{what}: shift s", hex_data=False))
     return "\n".join(parts)
 
 
+def px_shift(g: ConvGeometry) -> int | None:
+    """Field spacing S of the PX-PAR lanes, or None if the layer's products do not fit.
+
+    The low field holds sum(raw x * w) over the window for output x: with raw x in
+    [0, 2^a - 1] it lies in [amax*sum(w<0), amax*sum(w>0)] per channel, which must fit
+    [-2^(S-1), 2^(S-1)); the lane a(x) + a(x+1)*2^S must stay a non-negative int16.
+    """
+    if (g.kh, g.kw, g.sh, g.sw) != (3, 3, 1, 1):
+        return None
+    w = effective_taps(g)
+    amax = (1 << g.in_bits) - 1
+    lo = int((amax * np.where(w < 0, w, 0).sum(axis=1)).min(initial=0))
+    hi = int((amax * np.where(w > 0, w, 0).sum(axis=1)).max(initial=0))
+    s = 1
+    while not (-lo <= 1 << (s - 1) and hi < 1 << (s - 1)):
+        s += 1
+    if amax + (amax << s) > 0x7FFF:
+        return None
+    return s
+
+
 def _kernel(g: ConvGeometry, path: str) -> tuple[str, str]:
+    if path == "pxpar":
+        name = kernel_name(
+            op="dwconv2d", w_bits=g.w_bits, a_bits=g.in_bits, window="3x3", tile="2x1",
+            isa="m4", scheme="pxpar4",
+        )  # fmt: skip
+        return name, "pxpar4"
     scheme = "mla1" if path == "generic" else "smlad2"
     name = kernel_name(
         op="dwconv2d",
@@ -195,8 +262,16 @@ def _kernel(g: ConvGeometry, path: str) -> tuple[str, str]:
 def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
     """Render a depthwise layer (see the module docstring for the scheme)."""
     del isa
+    return render_path(graph, op, function, None)
+
+
+def render_path(graph: Graph, op: Op, function: str, path: str | None) -> LayerCode:
+    """Render with a given path ('pxpar' from the PX-PAR family, None: this family's choice)."""
     g = conv_geometry(graph, op)
-    p = plan(g)
+    p = plan(g, path)
+    s_px = px_shift(g) if p.path == "pxpar" else 0
+    assert s_px is not None  # the PX-PAR family's supports() said so
+    zz = g.zi + (g.zi << s_px) if p.path == "pxpar" else g.zi  # fill value of a plane element
     consts = _constants(g)
     assert consts is not None  # supports() said so
     kernel, scheme = _kernel(g, p.path)
@@ -215,11 +290,14 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "w_min": w_range(g.w_bits)[0],
         "macs": g.macs,
         "hp": p.hp, "wp": p.wp,
-        "z_in": g.zi, "z_pair": g.zi | (g.zi << 16), "z_out": g.zo,
+        "z_in": g.zi, "z_pair": zz | (zz << 16), "z_out": g.zo, "z_hi": g.zi << s_px,
+        "px_s": s_px, "px_half": 1 << max(s_px - 1, 0), "px_mask": (1 << s_px) - 1, "pl": g.pl,
         "act_min": g.act_min, "act_max": g.act_max,
         "fast_rq": "k" in consts,
+        "has_f": "f" in consts,
         "rq_args": "rq_m, rq_k, rq_sh" if "k" in consts else "rq_m, rq_b, rq_s",
-        "in_sb": g.in_sb, "in_pb": g.in_pixel_bytes, "out_sb": g.out_sb, "out_pb": g.out_pixel_bytes,
+        "in_sb": g.in_sb, "in_pb": g.in_pixel_bytes,
+        "out_sb": g.out_sb, "out_pb": g.out_pixel_bytes,
         "in_row_bytes": g.w * g.in_pixel_bytes,
         "out_row_bytes": g.ow * g.out_pixel_bytes,
         "plane_bytes": p.plane_bytes,
@@ -234,7 +312,7 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
     }  # fmt: skip
     source = template_env(FAMILY_DIR).get_template(TEMPLATE).render(**params)
     weight_bytes = int(pack_taps(g).size)
-    per_channel = 16 if "k" in consts else 12
+    per_channel = (16 if "k" in consts else 12) + (4 if "f" in consts else 0)
     return LayerCode(
         function=function,
         kernel=kernel,

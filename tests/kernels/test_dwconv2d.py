@@ -1,0 +1,126 @@
+"""Depthwise channel-strip families (smlad2 / mla1 / pxpar4) vs ir.reference: host and emulator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mcumixq.codegen.bench import bench_case
+from mcumixq.ir.builder import GraphBuilder
+from mcumixq.ir.graph import Graph
+from mcumixq.ir.reference import run_graph_all
+from mcumixq.kernels.dwconv2d import family, pxpar
+from mcumixq.kernels.geometry import conv_geometry
+from mcumixq.kernels.hosttest import run_layer_on_host
+from mcumixq.kernels.registry import render_layer
+from mcumixq.numerics import ALL_PAIRS
+from mcumixq.packing.layout import pack_tensor, tensor_bytes, unpack_tensor
+
+
+def dw_graph(
+    seed: int, shape: tuple[int, int, int], *, w_bits: int, a_bits: int, out_bits: int,
+    kernel: int = 3, stride: int = 1, padding: str | tuple[int, int, int, int] = "same",
+    zero_point: int = 0,
+) -> Graph:  # fmt: skip
+    """One depthwise conv2d layer with calibrated requantization."""
+    b = GraphBuilder(np.random.default_rng(seed), shape, a_bits=a_bits, zero_point=zero_point)
+    b.conv2d(
+        kernel=kernel, stride=stride, padding=padding, depthwise=True, w_bits=w_bits,
+        a_bits=out_bits, relu=seed % 2 == 0,
+    )  # fmt: skip
+    return b.build()
+
+
+def check_host(graph: Graph, seed: int, prefer: str | None = None) -> str:
+    """Render the graph's only op for the M4, run it on the host, assert bit-exactness."""
+    op = graph.ops[0]
+    code = render_layer(graph, op, "mq_layer_test", isa="m4", prefer=prefer)
+    src, dst = graph.tensors[op.inputs[0]], graph.tensors[op.output]
+    x = np.random.default_rng(seed).integers(0, 1 << src.bits, size=src.shape)
+    want = run_graph_all(graph, x)[op.output]
+    got_bytes = run_layer_on_host(
+        code, pack_tensor(x, src.bits), None, tensor_bytes(dst.shape, dst.bits)
+    )
+    got = unpack_tensor(got_bytes, dst.shape, dst.bits).astype(np.int64)
+    bad = np.argwhere(got != want)
+    assert bad.size == 0, (
+        f"{code.kernel}: {len(bad)} mismatches, first at {tuple(bad[0])}: "
+        f"reference {want[tuple(bad[0])]}, got {got[tuple(bad[0])]}"
+    )
+    assert got_bytes == pack_tensor(want, dst.bits)
+    return code.kernel
+
+
+@pytest.mark.parametrize("pair", ALL_PAIRS, ids=str)
+def test_every_pair_3x3_same(pair) -> None:
+    out_bits = [2, 4, 8, 3, 5][(pair.w + pair.a) % 5]
+    g = dw_graph(pair.w * 10 + pair.a, (5, 7, 8), w_bits=pair.w, a_bits=pair.a, out_bits=out_bits,
+                 zero_point=(1 << pair.a) // 3)  # fmt: skip
+    kernel = check_host(g, seed=pair.a)
+    assert kernel.startswith(f"mq_dwconv2d_{pair}_nhwc_3x3_2x1__m4_")
+
+
+@pytest.mark.parametrize(
+    ("w", "a", "o", "kernel", "stride", "padding", "shape"),
+    [
+        (8, 8, 8, 3, 2, "same", (7, 9, 4)),
+        (2, 2, 4, 3, 2, "valid", (8, 8, 8)),
+        (4, 6, 2, 3, 2, (1, 1, 1, 1), (6, 5, 4)),
+        (3, 5, 8, 5, 1, "same", (6, 7, 4)),
+        (8, 2, 2, 1, 1, "valid", (3, 5, 12)),
+        (5, 3, 3, 3, 1, (0, 2, 1, 0), (4, 3, 4)),
+        (8, 8, 4, 3, 1, "valid", (6, 9, 8)),
+    ],
+)
+def test_strides_windows_padding(w, a, o, kernel, stride, padding, shape) -> None:
+    g = dw_graph(w + a + o, shape, w_bits=w, a_bits=a, out_bits=o, kernel=kernel, stride=stride,
+                 padding=padding, zero_point=1)  # fmt: skip
+    name = check_host(g, seed=kernel)
+    assert name.startswith("mq_dwconv2d_")
+    if (kernel, stride) == (3, 2):
+        assert "_3x3s2_" in name
+    elif kernel != 3:
+        assert "_kxk_" in name
+
+
+@pytest.mark.parametrize(("w", "a"), [(4, 4), (2, 2), (3, 3), (4, 2)])
+def test_smlad2_and_pxpar_agree(w, a) -> None:
+    """Both schemes are exact where PX-PAR applies; forcing each must give the reference."""
+    g = dw_graph(7, (4, 6, 4), w_bits=w, a_bits=a, out_bits=a, padding=(1, 0, 1, 1))
+    assert "_m4_smlad2" in check_host(g, 3, prefer="dwstrip")
+    if pxpar.supports(g, g.ops[0], "m4") is not None:
+        assert "_m4_pxpar4" in check_host(g, 3, prefer="pxpar4")
+
+
+def test_pxpar_field_spacing_is_tight() -> None:
+    """S is the smallest spacing whose low field holds the worst-case window sum."""
+    g = dw_graph(3, (4, 4, 4), w_bits=4, a_bits=4, out_bits=4)
+    geo = conv_geometry(g, g.ops[0])
+    s = family.px_shift(geo)
+    assert s is not None
+    w = family.effective_taps(geo)
+    amax = (1 << geo.in_bits) - 1
+    worst = max(
+        -(amax * np.minimum(w, 0).sum(axis=1)).min(),
+        (amax * np.maximum(w, 0).sum(axis=1)).max() + 1,
+    )
+    assert worst <= 1 << (s - 1)
+    assert worst > 1 << (s - 2)
+
+
+def test_unsupported_channel_count_falls_back() -> None:
+    g = dw_graph(1, (4, 4, 6), w_bits=8, a_bits=8, out_bits=8)
+    assert family.supports(g, g.ops[0], "m4") is None
+    assert family.supports(g, g.ops[0], "scalar") is None
+    assert "__scalar" in render_layer(g, g.ops[0], "mq_x", isa="m4").kernel
+
+
+@pytest.mark.emulator
+@pytest.mark.toolchain
+@pytest.mark.parametrize(("w", "a"), [(8, 8), (4, 4), (2, 2), (3, 6)])
+def test_emulated_bit_exact(tmp_path, w, a) -> None:
+    g = dw_graph(5, (6, 8, 8), w_bits=w, a_bits=a, out_bits=a)
+    res = bench_case(g, g.ops[0].name, out_dir=tmp_path / "case")
+    assert res.bit_exact, res.first_mismatch
+    assert res.kernel.startswith("mq_dwconv2d_") and "__m4_" in res.kernel
+    assert res.cycles > 0
