@@ -1,0 +1,296 @@
+"""Calibrate the cycle predictor on emulator measurements and cache the result on disk.
+
+Why this set: each fit group (kernel family x op kind) needs shapes whose trip counts vary
+independently (pixels, channels, window, container widths) to pin down its coefficients, and
+small enough shapes that one build + emulation takes well under a second. Specs are drawn
+from a seeded grid, each is assigned to the family the registry picks (the same choice codegen
+makes), and the groups are filled round-robin so every group that occurs gets cases.
+
+The cache is a JSON file named by a hash of everything a measurement depends on (kernel
+sources and templates, code generation, the cycle model and build flags); the fit also
+depends on FEATURES_VERSION. A changed kernel gives a new key, so a stale cache is never used;
+a corrupt file is recalibrated. Raw measurements are kept, so a feature change only refits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from mcumixq.codegen.bench import bench_case
+from mcumixq.errors import ConfigError, InputError
+from mcumixq.files import write_json
+from mcumixq.ir.builder import resolve_padding
+from mcumixq.perf.features import FEATURES_VERSION, PROBE_OP, LayerSpec, features, probe_graph
+from mcumixq.perf.predictor import Predictor, choose_kernel, fit_group, group_of
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Progress = Callable[[Iterable[Any], str, int], Iterable[Any]]
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+KEY_SOURCES = ("kernels", "codegen", "target/cycles.py", "target/build.py", "target/emulator.py")
+KEY_SUFFIXES = (".py", ".c", ".h", ".in", ".S", ".ld")
+MAX_MACS = 300_000
+CONV_CHANNELS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
+DW_CHANNELS = (4, 8, 12, 16, 24, 32, 48, 64)
+MIN_MACS = 500
+# Cases per op kind (full, quick); groups within a kind share them round-robin.
+CASES: dict[str, tuple[int, int]] = {
+    "conv2d": (80, 40),
+    "linear": (24, 12),
+    "dwconv2d": (16, 10),
+    "maxpool": (12, 8),
+    "avgpool": (10, 6),
+    "add": (10, 6),
+}
+
+
+def sources_hash() -> str:
+    """sha256 (16 hex) of the kernel, codegen and cycle-model sources measurements depend on."""
+    h = hashlib.sha256()
+    for rel in KEY_SOURCES:
+        root = PACKAGE_DIR / rel
+        files = [root] if root.is_file() else sorted(root.rglob("*"))
+        for f in files:
+            if f.is_file() and f.suffix in KEY_SUFFIXES and "__pycache__" not in f.parts:
+                h.update(str(f.relative_to(PACKAGE_DIR)).encode())
+                h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def cache_path(cache_dir: str | Path) -> Path:
+    """The predictor file for the current sources in `cache_dir`."""
+    return Path(cache_dir) / f"predictor-{sources_hash()}.json"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Measurement:
+    """One calibration case: the spec, the kernel that ran it and its cycles per call."""
+
+    spec: LayerSpec
+    family: str
+    scheme: str
+    kernel: str
+    cycles: int
+    bit_exact: bool
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["spec"] = asdict(self.spec)
+        return d
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Measurement:
+        s = obj["spec"]
+        spec = LayerSpec(
+            kind=s["kind"], in_shape=tuple(s["in_shape"]), out_shape=tuple(s["out_shape"]),
+            kernel=tuple(s["kernel"]), stride=tuple(s["stride"]), padding=tuple(s["padding"]),
+            w_bits=s["w_bits"], a_bits=s["a_bits"], out_bits=s["out_bits"],
+        )  # fmt: skip
+        return cls(
+            spec=spec, family=obj["family"], scheme=obj["scheme"], kernel=obj["kernel"],
+            cycles=int(obj["cycles"]), bit_exact=bool(obj["bit_exact"]),
+        )  # fmt: skip
+
+
+def _bits(rng: np.random.Generator) -> tuple[int, int, int]:
+    w, a, o = (int(v) for v in rng.integers(2, 9, size=3))
+    return w, a, o
+
+
+def _conv_spec(rng: np.random.Generator, depthwise: bool) -> LayerSpec:
+    h = int(rng.choice([3, 4, 5, 6, 7, 8, 10, 12, 14, 16]))
+    cin = int(rng.choice(DW_CHANNELS if depthwise else CONV_CHANNELS))
+    cout = cin if depthwise else int(rng.choice([2, 4, 6, 8, 12, 16, 24, 32, 48, 64]))
+    k = int(rng.choice([k for k in (1, 3, 3, 3, 5) if k <= h]))
+    s = int(rng.choice([1, 1, 1, 2]))
+    pad = resolve_padding("same", (k, k), (s, s), (h, h))
+    oh = (h + pad[0] + pad[2] - k) // s + 1
+    w, a, o = _bits(rng)
+    return LayerSpec(
+        kind="dwconv2d" if depthwise else "conv2d", in_shape=(h, h, cin), out_shape=(oh, oh, cout),
+        kernel=(k, k), stride=(s, s), padding=pad, w_bits=w, a_bits=a, out_bits=o,
+    )  # fmt: skip
+
+
+def _linear_spec(rng: np.random.Generator) -> LayerSpec:
+    hw = int(rng.choice([1, 1, 2, 3, 4, 7]))
+    c = int(rng.choice([8, 16, 24, 32, 64, 96, 128]))
+    shape = (c,) if hw == 1 else (hw, hw, c)
+    cout = int(rng.choice([2, 4, 8, 10, 16, 32, 64]))
+    w, a, o = _bits(rng)
+    return LayerSpec(
+        kind="linear", in_shape=shape, out_shape=(cout,), w_bits=w, a_bits=a, out_bits=o
+    )
+
+
+def _pool_spec(rng: np.random.Generator, kind: str) -> LayerSpec:
+    h = int(rng.choice([2, 4, 6, 8, 12, 16]))
+    c = int(rng.choice([1, 3, 4, 8, 16, 24, 32, 64]))
+    _, a, o = _bits(rng)
+    if kind == "add":
+        return LayerSpec(kind="add", in_shape=(h, h, c), out_shape=(h, h, c), a_bits=a, out_bits=o)
+    k = h if kind == "avgpool" and rng.random() < 0.5 else 2
+    oh = (h - k) // k + 1
+    out = a if kind == "maxpool" else o
+    return LayerSpec(
+        kind=kind, in_shape=(h, h, c), out_shape=(oh, oh, c), kernel=(k, k), stride=(k, k),
+        a_bits=a, out_bits=out,
+    )  # fmt: skip
+
+
+def _draw(rng: np.random.Generator, kind: str) -> LayerSpec:
+    if kind in ("conv2d", "dwconv2d"):
+        return _conv_spec(rng, kind == "dwconv2d")
+    if kind == "linear":
+        return _linear_spec(rng)
+    return _pool_spec(rng, kind)
+
+
+def calibration_specs(*, quick: bool = False, seed: int = 0, isa: str = "m4") -> list[LayerSpec]:
+    """Seeded calibration specs, spread round-robin over the fit groups each kind runs on."""
+    rng = np.random.default_rng(seed)
+    out: list[LayerSpec] = []
+    for kind, (full, short) in CASES.items():
+        want = short if quick else full
+        by_group: dict[str, list[LayerSpec]] = {}
+        seen: set[str] = set()
+        for _ in range(want * 3):
+            spec = _draw(rng, kind)
+            if spec.key in seen or not MIN_MACS <= max(spec.macs, MIN_MACS) <= MAX_MACS:
+                continue
+            seen.add(spec.key)
+            group = group_of(choose_kernel(spec, isa=isa), spec)
+            by_group.setdefault(group, []).append(spec)
+        lists = [by_group[g] for g in sorted(by_group)]
+        picked: list[LayerSpec] = []
+        while len(picked) < want and any(lists):
+            for lst in lists:
+                if lst and len(picked) < want:
+                    picked.append(lst.pop(0))
+        out += picked
+    return out
+
+
+def measure(spec: LayerSpec, work_dir: str, isa: str = "m4") -> Measurement:
+    """Build and emulate one spec's probe graph; cycles of one call of its kernel."""
+    graph = probe_graph(spec, calib=8)
+    res = bench_case(graph, PROBE_OP, out_dir=Path(work_dir) / "case", isa=isa)
+    choice = choose_kernel(spec, isa=isa)
+    return Measurement(
+        spec=spec, family=choice.family, scheme=res.scheme, kernel=res.kernel,
+        cycles=res.cycles, bit_exact=res.bit_exact,
+    )  # fmt: skip
+
+
+def _measure_in_tmp(spec: LayerSpec) -> Measurement:
+    with tempfile.TemporaryDirectory(prefix="mq-cal-") as tmp:
+        return measure(spec, tmp)
+
+
+def _run_all(specs: list[LayerSpec], workers: int) -> Iterator[Measurement]:
+    if workers <= 1:
+        yield from map(_measure_in_tmp, specs)
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        yield from pool.map(_measure_in_tmp, specs)
+
+
+def fit_predictor(measurements: list[Measurement], *, key: str = "") -> Predictor:
+    """Fit one group per (family, kind) from measurements (bit-exact ones only)."""
+    groups: dict[str, list[tuple[dict[str, float], float]]] = {}
+    for m in measurements:
+        if not m.bit_exact or m.cycles <= 0:
+            log.warning("calibration case %s: not bit-exact or no cycles; skipped", m.spec.key)
+            continue
+        group = f"{m.family}/{m.spec.kind}"
+        groups.setdefault(group, []).append((features(m.spec, m.scheme), float(m.cycles)))
+    fits = {g: fit_group(g, rows) for g, rows in sorted(groups.items()) if len(rows) >= 3}
+    if not fits:
+        raise ConfigError("calibration produced no usable measurements; check the toolchain")
+    return Predictor(fits=fits, key=key)
+
+
+def calibrate(
+    cache_dir: str | Path,
+    *,
+    quick: bool = False,
+    workers: int = 2,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> Predictor:
+    """Measure the calibration set, fit, and write the predictor to `cache_dir`."""
+    specs = calibration_specs(quick=quick, seed=seed)
+    it: Iterable[Measurement] = _run_all(specs, workers)
+    if progress is not None:
+        it = progress(it, "calibrating", len(specs))
+    measurements = list(it)
+    key = sources_hash()
+    pred = fit_predictor(measurements, key=key)
+    save_predictor(pred, cache_dir, measurements)
+    return pred
+
+
+def save_predictor(
+    pred: Predictor, cache_dir: str | Path, measurements: list[Measurement] | None = None
+) -> Path:
+    """Write the predictor (and measurements, kept from an existing file if not given)."""
+    path = cache_path(cache_dir)
+    if measurements is None and path.is_file():
+        measurements = _read_measurements(path)
+    doc = pred.to_json()
+    doc["measurements"] = [m.to_json() for m in measurements or []]
+    write_json(path, doc)
+    return path
+
+
+def _read_measurements(path: Path) -> list[Measurement]:
+    try:
+        doc = json.loads(path.read_text())
+        return [Measurement.from_json(m) for m in doc.get("measurements", [])]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        log.debug("cannot read measurements of %s: %s", path, err)
+        return []
+
+
+def load_predictor(cache_dir: str | Path) -> Predictor | None:
+    """The cached predictor for the current sources, refit if the features changed; else None."""
+    path = cache_path(cache_dir)
+    if not path.is_file():
+        return None
+    try:
+        doc = json.loads(path.read_text())
+        if doc.get("features_version") != FEATURES_VERSION:
+            measurements = _read_measurements(path)
+            pred = fit_predictor(measurements, key=sources_hash())
+            save_predictor(pred, cache_dir, measurements)
+            return pred
+        return Predictor.from_json(doc, where=str(path))
+    except (OSError, ValueError, InputError, ConfigError) as err:
+        log.warning("predictor cache %s unusable (%s); recalibrating", path, err)
+        return None
+
+
+def load_or_calibrate(
+    cache_dir: str | Path,
+    *,
+    quick: bool = False,
+    workers: int = 2,
+    progress: Progress | None = None,
+) -> Predictor:
+    """The cached predictor if valid, else a fresh calibration (written to the cache)."""
+    pred = load_predictor(cache_dir)
+    if pred is not None:
+        return pred
+    return calibrate(cache_dir, quick=quick, workers=workers, progress=progress)

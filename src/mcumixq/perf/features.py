@@ -1,0 +1,193 @@
+"""Describe one layer without its weights, and turn it into the predictor's cost features.
+
+A `LayerSpec` is what decides a kernel's cycle count: op kind, shapes, window, stride, padding
+and bits (weights, input, output). It is hashable and has a stable text key, so kernel choices
+and predictions can be cached per spec. `probe_graph` rebuilds a small valid graph with random
+weights for a spec: the registry picks kernels from geometry and bits, never from weight values,
+so the probe gets the same kernel as the real layer and can be benchmarked in its place.
+
+Features are trip counts of the loops every kernel family of this package runs (DESIGN §4,
+shared/SLBC.md): per call, per output pixel, per output value, per im2col element, per SMLAD
+and per field extraction. Costs that depend on a container width (unpacking 2/4/8-bit inputs,
+packing outputs) get one column per width, so a per-family least-squares fit learns each.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from mcumixq.errors import ConfigError
+from mcumixq.ir.builder import GraphBuilder
+from mcumixq.ir.graph import Graph, Op, op_bits
+from mcumixq.numerics import check_bits
+from mcumixq.packing.layout import storage_bits, tensor_bytes
+from mcumixq.packing.schemes import Scheme, chpar_scheme, poly_scheme, pxpar_scheme
+
+FEATURES_VERSION = 1
+KINDS = ("conv2d", "dwconv2d", "linear", "maxpool", "avgpool", "add")
+CONTAINERS = (2, 4, 8)
+PROBE_OP = "op"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LayerSpec:
+    """A layer's cost-relevant facts: kind, NHWC shapes, window and bits (no weights)."""
+
+    kind: str
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    kernel: tuple[int, int] = (1, 1)
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int, int, int] = (0, 0, 0, 0)
+    w_bits: int = 8
+    a_bits: int = 8
+    out_bits: int = 8
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ConfigError(f"layer kind {self.kind!r} unknown; use one of {', '.join(KINDS)}")
+        for name in ("w_bits", "a_bits", "out_bits"):
+            check_bits(getattr(self, name), name)
+
+    @property
+    def key(self) -> str:
+        """Stable text key, e.g. `conv2d:14x14x16>14x14x32:k3x3:s1x1:p1,1,1,1:w4a4o4`."""
+        shp = "x".join(map(str, self.in_shape)) + ">" + "x".join(map(str, self.out_shape))
+        k, s, p = self.kernel, self.stride, self.padding
+        return (
+            f"{self.kind}:{shp}:k{k[0]}x{k[1]}:s{s[0]}x{s[1]}:p{','.join(map(str, p))}:"
+            f"w{self.w_bits}a{self.a_bits}o{self.out_bits}"
+        )
+
+    def with_bits(self, w_bits: int, a_bits: int, out_bits: int | None = None) -> LayerSpec:
+        """The same layer at other bits; weightless ops keep w_bits 8 and pass a_bits through."""
+        if self.kind == "maxpool":
+            return replace(self, a_bits=a_bits, out_bits=a_bits)
+        w = w_bits if self.kind in ("conv2d", "dwconv2d", "linear") else 8
+        return replace(self, w_bits=w, a_bits=a_bits, out_bits=out_bits or self.out_bits)
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates (0 for pooling and add)."""
+        out = int(np.prod(self.out_shape))
+        if self.kind == "conv2d":
+            return out * self.kernel[0] * self.kernel[1] * self.in_shape[-1]
+        if self.kind == "dwconv2d":
+            return out * self.kernel[0] * self.kernel[1]
+        if self.kind == "linear":
+            return out * int(np.prod(self.in_shape))
+        return 0
+
+
+def layer_spec(graph: Graph, op: Op) -> LayerSpec:
+    """The LayerSpec of an op of an integer graph."""
+    w_bits, a_bits = op_bits(graph, op)
+    kind = "dwconv2d" if op.is_depthwise else op.kind
+    return LayerSpec(
+        kind=kind,
+        in_shape=tuple(int(d) for d in graph.tensors[op.inputs[0]].shape),
+        out_shape=tuple(int(d) for d in graph.tensors[op.output].shape),
+        kernel=(int(op.kernel[0]), int(op.kernel[1])),
+        stride=(int(op.stride[0]), int(op.stride[1])),
+        padding=tuple(int(p) for p in op.padding),  # type: ignore[arg-type]
+        w_bits=w_bits,
+        a_bits=a_bits,
+        out_bits=int(graph.tensors[op.output].bits),
+    )
+
+
+def probe_graph(spec: LayerSpec, *, seed: int = 0, calib: int = 4) -> Graph:
+    """A valid graph whose op `op` has exactly `spec` (random weights, calibrated requant)."""
+    rng = np.random.default_rng(seed)
+    b = GraphBuilder(rng, spec.in_shape, a_bits=spec.a_bits, name="probe", calib=calib)
+    kind = spec.kind
+    if kind in ("conv2d", "dwconv2d"):
+        b.conv2d(
+            spec.out_shape[-1], kernel=spec.kernel, stride=spec.stride, padding=spec.padding,
+            depthwise=kind == "dwconv2d", w_bits=spec.w_bits, a_bits=spec.out_bits, name=PROBE_OP,
+        )  # fmt: skip
+    elif kind == "linear":
+        b.linear(spec.out_shape[-1], w_bits=spec.w_bits, a_bits=spec.out_bits, name=PROBE_OP)
+    elif kind == "maxpool":
+        b.maxpool(spec.kernel, stride=spec.stride, padding=spec.padding, name=PROBE_OP)
+    elif kind == "avgpool":
+        b.avgpool(spec.kernel, stride=spec.stride, a_bits=spec.out_bits, name=PROBE_OP)
+    else:
+        branch = b.conv2d(spec.in_shape[-1], kernel=1, w_bits=8, a_bits=spec.a_bits, name="branch")
+        b.add("input", branch, a_bits=spec.out_bits, relu=True, name=PROBE_OP)
+    graph = b.build({"generator": "perf.probe_graph", "spec": spec.key})
+    got = layer_spec(graph, graph.op(PROBE_OP))
+    if got != spec:
+        raise ConfigError(f"probe graph for {spec.key} came out as {got.key}; check the spec")
+    return graph
+
+
+def scheme_for(scheme_id: str, w_bits: int, a_bits: int, k: int) -> Scheme | None:
+    """The packing scheme behind a kernel's scheme id (None for non-SLBC schemes)."""
+    build = {"chpar4": chpar_scheme, "pxpar4": pxpar_scheme, "poly4": poly_scheme}.get(scheme_id)
+    return build(w_bits, a_bits, k) if build else None
+
+
+def _onehot(prefix: str, bits: int, value: float) -> dict[str, float]:
+    sb = storage_bits(bits)
+    return {f"{prefix}{c}": (value if c == sb else 0.0) for c in CONTAINERS}
+
+
+def _conv_features(spec: LayerSpec, scheme_id: str) -> dict[str, float]:
+    """Loop trip counts of a dense/depthwise conv or linear kernel."""
+    oh, ow = (spec.out_shape[0], spec.out_shape[1]) if len(spec.out_shape) == 3 else (1, 1)
+    pixels = oh * ow
+    cout = spec.out_shape[-1]
+    cin = spec.in_shape[-1]
+    if spec.kind == "linear":
+        taps = int(np.prod(spec.in_shape[:-1])) if len(spec.in_shape) > 1 else 1
+    else:
+        taps = spec.kernel[0] * spec.kernel[1]
+    k = taps if spec.kind == "dwconv2d" else taps * cin
+    lanes = taps * (cin + cin % 2) if spec.kind != "dwconv2d" else taps
+    macs_per_instr = 4 if scheme_id.endswith("4") else 2 if scheme_id.endswith("2") else 1
+    instr = pixels * cout * math.ceil(lanes / 2) * 2 / macs_per_instr
+    scheme = scheme_for(scheme_id, spec.w_bits, spec.a_bits, lanes)
+    extracts = 0.0
+    if scheme is not None and scheme.steps > 0:
+        words = math.ceil(lanes / scheme.k_per_instr)
+        extracts = pixels * math.ceil(cout / 2) * math.ceil(words / scheme.steps)
+    im2col = pixels * taps * (cin if spec.kind != "dwconv2d" else cout)
+    return {
+        "const": 1.0,
+        "pixels": float(pixels),
+        "pixel_pairs_cblocks": float(math.ceil(pixels / 2) * math.ceil(cout / 4)),
+        **_onehot("out", spec.out_bits, float(pixels * cout)),
+        **_onehot("im2col", spec.a_bits, float(im2col)),
+        "instr": float(instr),
+        "extract": float(extracts),
+        "macs": float(pixels * cout * k),
+    }
+
+
+def _elementwise_features(spec: LayerSpec) -> dict[str, float]:
+    """Trip counts of pooling and add: output pixels, values, and window reads per value."""
+    pixels = int(np.prod(spec.out_shape[:-1])) if len(spec.out_shape) > 1 else 1
+    values = pixels * spec.out_shape[-1]
+    window = spec.kernel[0] * spec.kernel[1] if spec.kind != "add" else 2
+    return {
+        "const": 1.0,
+        "pixels": float(pixels),
+        **_onehot("out", spec.out_bits, float(values)),
+        **_onehot("read", spec.a_bits, float(values * window)),
+    }
+
+
+def features(spec: LayerSpec, scheme_id: str) -> dict[str, float]:
+    """Named cost features of `spec` run by a kernel using scheme `scheme_id`."""
+    if spec.kind in ("conv2d", "dwconv2d", "linear"):
+        return _conv_features(spec, scheme_id)
+    return _elementwise_features(spec)
+
+
+def activation_bytes(spec: LayerSpec) -> tuple[int, int]:
+    """Packed bytes of the layer's input and output tensors (DESIGN §3 layout)."""
+    return tensor_bytes(spec.in_shape, spec.a_bits), tensor_bytes(spec.out_shape, spec.out_bits)

@@ -1,0 +1,224 @@
+"""Predict a layer's emulated Cortex-M4 cycles from its LayerSpec: a fitted model per kernel family.
+
+Why analytic + fitted: every kernel is a fixed loop nest, so its cycle count is, to within a
+few cycles, a linear function of trip counts (`features.features`) whose coefficients are the
+loop bodies' costs. Fitting those coefficients per (kernel family, op kind) on emulator
+measurements (`calibrate.py`) gives the cycles of any shape and bit pair in microseconds,
+which is what the search needs (49 pairs x every layer, many times).
+
+The fit minimises relative error (rows weighted by 1/cycles, the quantity MAPE measures) with
+non-negative coefficients (each is a cost), on columns scaled to unit norm for conditioning.
+Which family runs a spec is asked of the kernel registry itself (`candidates` on a probe
+graph), so the predictor always prices the kernel codegen will emit. Choices are memoised per
+instance: a Predictor is a value owned by its caller, not shared module state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.optimize import nnls
+
+from mcumixq.errors import ConfigError, InputError
+from mcumixq.ir.graph import Graph, Op
+from mcumixq.kernels.registry import candidates, families, render_layer
+from mcumixq.numerics import ALL_PAIRS, BitPair
+from mcumixq.perf.features import (
+    FEATURES_VERSION,
+    PROBE_OP,
+    LayerSpec,
+    features,
+    layer_spec,
+    probe_graph,
+)
+
+PREDICTOR_FORMAT = "mcumixq.predictor"
+MIN_CASES = 3
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KernelChoice:
+    """The family and scheme the registry picks for a spec."""
+
+    family: str
+    scheme: str
+
+
+def group_of(choice: KernelChoice, spec: LayerSpec) -> str:
+    """Fit group of a spec: kernel family and op kind (one loop nest each), e.g. `slbc/conv2d`."""
+    return f"{choice.family}/{spec.kind}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FamilyFit:
+    """Fitted cost coefficients (cycles per unit of each feature) of one fit group."""
+
+    group: str
+    columns: tuple[str, ...]
+    coef: tuple[float, ...]
+    n_cases: int
+    train_mape: float
+
+    def predict(self, feats: Mapping[str, float]) -> float:
+        """Cycles for one feature dict (missing features count as 0)."""
+        return float(
+            sum(c * feats.get(name, 0.0) for name, c in zip(self.columns, self.coef, strict=True))
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "group": self.group,
+            "columns": list(self.columns),
+            "coef": list(self.coef),
+            "n_cases": self.n_cases,
+            "train_mape": self.train_mape,
+        }
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> FamilyFit:
+        return cls(
+            group=str(obj["group"]),
+            columns=tuple(str(c) for c in obj["columns"]),
+            coef=tuple(float(c) for c in obj["coef"]),
+            n_cases=int(obj["n_cases"]),
+            train_mape=float(obj["train_mape"]),
+        )
+
+
+def fit_group(group: str, samples: Sequence[tuple[Mapping[str, float], float]]) -> FamilyFit:
+    """Fit non-negative coefficients minimising relative error over (features, cycles) samples."""
+    if len(samples) < MIN_CASES:
+        raise ConfigError(f"fit group {group}: {len(samples)} cases, need >= {MIN_CASES}")
+    names = sorted({k for feats, _ in samples for k, v in feats.items() if v != 0.0})
+    x = np.array([[feats.get(n, 0.0) for n in names] for feats, _ in samples], dtype=np.float64)
+    y = np.array([cycles for _, cycles in samples], dtype=np.float64)
+    if np.any(y <= 0):
+        raise ConfigError(f"fit group {group}: a measured case has no cycles; check the bench")
+    xw = x / y[:, None]
+    norms = np.linalg.norm(xw, axis=0)
+    norms[norms == 0] = 1.0
+    coef, _ = nnls(xw / norms, np.ones_like(y), maxiter=50 * len(names) + 100)
+    coef = coef / norms
+    pred = x @ coef
+    mape = float(np.mean(np.abs(pred - y) / y) * 100.0)
+    return FamilyFit(
+        group=group,
+        columns=tuple(names),
+        coef=tuple(float(c) for c in coef),
+        n_cases=len(samples),
+        train_mape=round(mape, 4),
+    )
+
+
+def choose_kernel(spec: LayerSpec, *, isa: str = "m4") -> KernelChoice:
+    """Ask the registry which family (and scheme) runs `spec`, on a probe graph."""
+    graph = probe_graph(spec, calib=2)
+    op = graph.op(PROBE_OP)
+    ranked = candidates(graph, op, isa=isa)
+    if not ranked:
+        raise ConfigError(f"{spec.key}: no kernel family supports this layer on isa={isa}")
+    name = ranked[0][1]
+    fam = next(f for f in families() if name == f.NAME)
+    if len(fam.SCHEMES) == 1:
+        return KernelChoice(family=name, scheme=str(fam.SCHEMES[0]))
+    code = render_layer(graph, op, "mq_probe", isa=isa, prefer=name)
+    return KernelChoice(family=name, scheme=code.scheme)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GraphPrediction:
+    """Predicted cycles of a whole graph: the total and each op's share by FQN."""
+
+    cycles: float
+    layers: dict[str, float]
+
+
+@dataclass(slots=True)
+class Predictor:
+    """Cycle predictor: fitted groups plus a per-instance memo of kernel choices."""
+
+    fits: dict[str, FamilyFit]
+    key: str = ""
+    isa: str = "m4"
+    glue_per_op: float = 0.0
+    glue_const: float = 0.0
+    choices: dict[str, KernelChoice] = field(default_factory=dict)
+
+    def choice(self, spec: LayerSpec) -> KernelChoice:
+        """The kernel choice for `spec` (memoised)."""
+        hit = self.choices.get(spec.key)
+        if hit is None:
+            hit = choose_kernel(spec, isa=self.isa)
+            self.choices[spec.key] = hit
+        return hit
+
+    def predict(self, spec: LayerSpec) -> float:
+        """Predicted cycles of one call of the layer's kernel."""
+        choice = self.choice(spec)
+        group = group_of(choice, spec)
+        fit = self.fits.get(group)
+        if fit is None:
+            known = ", ".join(sorted(self.fits)) or "none"
+            raise ConfigError(
+                f"{spec.key}: runs on {group}, which the predictor was not calibrated for "
+                f"(calibrated: {known}); rerun 'mcumixq calibrate'"
+            )
+        return fit.predict(features(spec, choice.scheme))
+
+    def predict_op(self, graph: Graph, op: Op) -> float:
+        """Predicted cycles of one op of a graph."""
+        return self.predict(layer_spec(graph, op))
+
+    def predict_graph(self, graph: Graph) -> GraphPrediction:
+        """Predicted cycles per inference of a whole graph (layers plus call glue)."""
+        layers = {op.name: self.predict_op(graph, op) for op in graph.ops}
+        total = sum(layers.values()) + self.glue_per_op * len(graph.ops) + self.glue_const
+        return GraphPrediction(cycles=float(total), layers=layers)
+
+    def table(
+        self, spec: LayerSpec, pairs: Iterable[BitPair] = ALL_PAIRS, *, out_bits: int | None = None
+    ) -> dict[BitPair, float]:
+        """Cycles of `spec` at each pair (output bits `out_bits`, default: the pair's a)."""
+        return {p: self.predict(spec.with_bits(p.w, p.a, out_bits or p.a)) for p in pairs}
+
+    def to_json(self) -> dict[str, Any]:
+        """Stable JSON form (fits and memoised choices)."""
+        return {
+            "format": PREDICTOR_FORMAT,
+            "features_version": FEATURES_VERSION,
+            "key": self.key,
+            "isa": self.isa,
+            "glue_per_op": self.glue_per_op,
+            "glue_const": self.glue_const,
+            "fits": {g: f.to_json() for g, f in sorted(self.fits.items())},
+            "choices": {
+                k: {"family": c.family, "scheme": c.scheme} for k, c in sorted(self.choices.items())
+            },
+        }
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any], where: str = "predictor") -> Predictor:
+        """Parse `to_json` output; anything else is an InputError."""
+        try:
+            if obj.get("format") != PREDICTOR_FORMAT:
+                raise InputError(f"{where}: not an mcumixq predictor; run 'mcumixq calibrate'")
+            fits = {g: FamilyFit.from_json(f) for g, f in obj["fits"].items()}
+            choices = {
+                k: KernelChoice(family=str(c["family"]), scheme=str(c["scheme"]))
+                for k, c in obj.get("choices", {}).items()
+            }
+            return cls(
+                fits=fits,
+                key=str(obj.get("key", "")),
+                isa=str(obj.get("isa", "m4")),
+                glue_per_op=float(obj.get("glue_per_op", 0.0)),
+                glue_const=float(obj.get("glue_const", 0.0)),
+                choices=choices,
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise InputError(
+                f"{where}: malformed predictor ({err}); run 'mcumixq calibrate'"
+            ) from err
