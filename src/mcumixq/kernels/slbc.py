@@ -32,8 +32,13 @@ SCHEMES = ("chpar4",)
 PRIORITY = 40  # above smlad2 (the 8-bit baseline) where the chooser predicts a win
 TEMPLATE = "conv2d__m4_slbc.c.in"
 TEMPLATE_DIR = Path(__file__).resolve().parent / "conv2d"
-SUPPORT = ("include/mq_types.h", "include/mq_m4.h", "include/mq_requant.h", "include/mq_slbc.h")
-TILE = Tile(pixels=2, channels=4)
+SUPPORT = (
+    "include/mq_types.h",
+    "include/mq_m4.h",
+    "include/mq_requant.h",
+    "include/mq_slbc.h",
+)
+TILE = Tile(pixels=2, channels=8)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,7 +71,10 @@ def layer_scheme(g: ConvGeometry, *, force: bool = False) -> Scheme | None:
 
 def _packed(g: ConvGeometry, scheme: Scheme) -> PackedWeights | None:
     try:
-        return pack_weights(g.weight, g.bias, scheme, TILE, a_bits=g.in_bits, zero_point=g.zi)
+        return pack_weights(
+            g.weight, g.bias, scheme, TILE, a_bits=g.in_bits, zero_point=g.zi,
+            word_multiple=unroll(scheme.steps),
+        )  # fmt: skip
     except ConfigError:
         return None
 
@@ -116,30 +124,59 @@ def _kernel(g: ConvGeometry, scheme: Scheme) -> str:
     )  # fmt: skip
 
 
-def _blocks(kwords: int, steps: int) -> list[int]:
-    """SMLAD counts between low-field extractions: full blocks of n, then the remainder."""
-    full, rem = divmod(kwords, steps)
-    return [steps] * full + ([rem] if rem else [])
+def unroll(steps: int) -> int:
+    """Steps per iteration of the asm core (4 when the bound allows, else 2)."""
+    return 4 if steps >= 4 else 2
+
+
+MAX_BLOCK_STEPS = 508  # ADDW's 12-bit immediate: 8 * steps <= 4095, a multiple of 4
+
+
+def block_words(steps: int) -> int:
+    """Act-stream words (2 per step) between low-field extractions: the bound n rounded down to
+    the unroll (the stream length is a multiple of the unroll, so every block is whole)."""
+    u = unroll(steps)
+    n = min(steps, MAX_BLOCK_STEPS)
+    return 2 * (n - n % u)
+
+
+def requant_table(g: ConvGeometry, bias: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Per-channel {bias, M, R, sh} for the one-SMULL requantization, or {bias, M, s, 0}.
+
+    Fast form (every s > 32): y = ((acc*M >> 32) + R) >> (s - 32) with R = 2^(s-33) +
+    z_out*2^(s-32), exact because the dropped low word is below the rounding position; it needs
+    |acc*M >> 32| + R < 2^31 (|acc*M| < 2^62, so R < 2^30 suffices).
+    """
+    s = g.shift.astype(np.int64)
+    m = g.multiplier.astype(np.int64)
+    b = bias[: g.cout].astype(np.int64)
+    fast = bool(np.all(s > 32))
+    if fast:
+        sh = s - 32
+        r = (1 << (sh - 1)) + g.zo * (1 << sh)
+        fast = bool(np.all(np.abs(r) < (1 << 30)))
+    table = np.stack([b, m, r, sh] if fast else [b, m, s, np.zeros_like(s)], axis=1)
+    return table.astype(np.int32).reshape(-1), fast
 
 
 def _arrays(g: ConvGeometry, fn: str, pw: PackedWeights, scheme: Scheme, kernel: str) -> str:
     what = f"{g.name} (conv2d {g.kh}x{g.kw}) w{g.w_bits}a{g.in_bits}, {scheme.describe()}"
     blocks = pw.cout_padded // TILE.channels
-    words = pw.words.size // max(1, blocks * 2)
+    words = pw.words.size // max(1, blocks * TILE.channels // 2)
     w_note = (
-        f"{what}: weights [{blocks} blocks][{words} words][2 pairs], lanes w_c + w_c+1*2^"
-        f"{scheme.spacing}, im2col lane order ({kernel})"
+        f"{what}: weights [{blocks} blocks][{words} words][{TILE.channels // 2} pairs], "
+        f"lanes w_c + w_c+1*2^{scheme.spacing}, im2col lane order ({kernel})"
     )
-    bias = pw.bias
-    m, s = g.multiplier.astype(np.int32), g.shift.astype(np.int32)
+    table, fast = requant_table(g, pw.bias)
+    q_note = (
+        "per channel {bias - (z+a_shift)*sum(w), M, 2^(s-33) + z_out*2^(s-32), s - 32}"
+        if fast
+        else "per channel {bias - (z+a_shift)*sum(w), M, s, 0}"
+    )
     return "\n".join(
         [
             c_array(f"{fn}_w", "uint32_t", pw.words, w_note),
-            c_array(
-                f"{fn}_b", "int32_t", bias, f"{what}: bias - (z+a_shift)*sum(w)", hex_data=False
-            ),
-            c_array(f"{fn}_m", "int32_t", m, f"{what}: M", hex_data=False),
-            c_array(f"{fn}_s", "int32_t", s, f"{what}: s", hex_data=False),
+            c_array(f"{fn}_q", "int32_t", table, f"{what}: {q_note}", hex_data=False),
         ]
     )
 
@@ -157,6 +194,8 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
     kernel = _kernel(g, scheme)
     wpt = len(tap_lane_order(g.cin, g.in_bits)) // 2
     kwords = g.kh * g.kw * wpt
+    u = unroll(scheme.steps)
+    kwords_pad = kwords + (-kwords) % u
     nfull, tail = tail_words(g.cin, g.in_sb)
     off = int(pack_lanes(np.array([-scheme.a_lo]), np.array([-scheme.a_lo]))[0])
     pad = int(pack_lanes(np.array([g.zi + scheme.a_lo]), np.array([g.zi + scheme.a_lo]))[0])
@@ -165,11 +204,12 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "fn": function, "fqn": g.name, "what": g.describe(), "macs": g.macs, "kernel": kernel,
         "scheme_desc": scheme.describe(), "arrays": _arrays(g, function, pw, scheme, kernel),
         "s": scheme.spacing, "a_lo": scheme.a_lo, "steps": scheme.steps,
-        "extract": "mq_slbc_sbfx_lo" if scheme.low_signed else "mq_slbc_ubfx_lo",
-        "blocks": _blocks(kwords, scheme.steps), "off": off, "pad_word": pad,
+        "bfx": "sbfx" if scheme.low_signed else "ubfx", "unroll": u,
+        "blk_words": block_words(scheme.steps), "fast_rq": requant_table(g, pw.bias)[1],
+        "cout_full": g.cout - g.cout % 8, "cout_tail": g.cout % 8, "off": off, "pad_word": pad,
         "in_sb": g.in_sb, "in_pb": g.in_pixel_bytes,
         "out_sb": g.out_sb, "out_pb": g.out_pixel_bytes,
-        "nfull": nfull, "tail": tail, "wpt": wpt, "kwords": kwords,
+        "nfull": nfull, "tail": tail, "wpt": wpt, "kwords": kwords, "kwords_pad": kwords_pad,
         "h": g.h, "w": g.w, "oh": g.oh, "ow": g.ow, "npix": g.oh * g.ow, "cout": g.cout,
         "kh": g.kh, "kw": g.kw, "sh": g.sh, "sw": g.sw, "pt": g.pt, "pl": g.pl,
         "z_out": g.zo, "act_min": g.act_min, "act_max": g.act_max,
@@ -180,8 +220,8 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         kernel=kernel,
         source=source,
         support_files=SUPPORT,
-        scratch_bytes=2 * kwords * 4,
-        const_bytes=pw.weight_bytes + 4 * pw.cout_padded + 8 * g.cout,
+        scratch_bytes=2 * kwords_pad * 4,
+        const_bytes=pw.weight_bytes + 16 * g.cout,
         weight_bytes=pw.weight_bytes,
         inplace=False,
         scheme=scheme.id,

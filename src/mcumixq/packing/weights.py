@@ -114,12 +114,14 @@ def pack_weights(
     *,
     a_bits: int,
     zero_point: int,
+    word_multiple: int = 1,
 ) -> PackedWeights:
     """Reorder + bit-pack OHWI conv (or [Cout,1,1,K] linear) weights for the chpar kernels.
 
     Stream order per block of `tile.channels` channels (pairs q = (c, c+1)): for each act word
     j, one word per pair: lanes (w_c[k0] + w_c+1[k0]*2^s, w_c[k1] + w_c+1[k1]*2^s), where
-    (k0, k1) is word j's lane pair. Cout is padded with zero channels to a whole block.
+    (k0, k1) is word j's lane pair. Cout is padded with zero channels to a whole block and the
+    act words per output to a multiple of `word_multiple` (the core's unroll) with zero words.
     """
     if scheme.family != "chpar":
         raise ConfigError(f"pack_weights: scheme {scheme.id} has no packer; use a chpar scheme")
@@ -129,9 +131,10 @@ def pack_weights(
         raise ConfigError(f"weights outside w{scheme.w_bits} range [{lo}, {hi}]")
     cout = w.shape[0]
     lw = lane_weights(w, a_bits)
+    taps_words = lw.shape[1] // 2
+    lw = np.pad(lw, ((0, 0), (0, 2 * (-taps_words % word_multiple))))
     cpad = -(-cout // tile.channels) * tile.channels
     lw = np.concatenate([lw, np.zeros((cpad - cout, lw.shape[1]), np.int64)])
-    lanes_total = lw.shape[1]
     val = field_value(lw[0::2] + scheme.w_lo, lw[1::2] + scheme.w_hi, scheme.spacing)
     words = pack_lanes(val[:, 0::2], val[:, 1::2])  # [pairs, words]
     pairs = tile.channels // 2
@@ -141,6 +144,6 @@ def pack_weights(
     return PackedWeights(
         words=np.ascontiguousarray(blocks).reshape(-1).astype(np.uint32),
         bias=b.astype(np.int32),
-        words_per_tap=lanes_total // 2 // max(1, int(np.prod(w.shape[1:-1]))),
+        words_per_tap=taps_words // max(1, int(np.prod(w.shape[1:-1]))),
         cout_padded=cpad,
     )
