@@ -19,6 +19,7 @@ from mcumixq.target.boards import Board
 from mcumixq.target.elf import ElfImage, load_elf
 from mcumixq.target.memory import board_for, memory_usage
 from mcumixq.target.profiler import BlockProfiler
+from mcumixq.target.uchook import add_block_hook
 
 STACK_PAINT = 0xA5
 RETURN_TRAP = 0x6000_0000  # executable page holding `BKPT #0xfd`: LR target of a called entry
@@ -236,7 +237,7 @@ def run_elf(
         _rewrite_inputs_at_main(uc, image, inputs)
 
     profiler = BlockProfiler(image, max_instructions, image.function_at(start))
-    uc.hook_add(U.UC_HOOK_BLOCK, profiler.make_hook())
+    add_block_hook(uc, profiler.make_hook(uc))
     stop = _Stop()
     _add_fault_hooks(uc, stop)
     try:
@@ -247,6 +248,11 @@ def run_elf(
         raise EmulationError(
             f"{image.path.name}: {_describe(image, stop, profiler.last_block())}"
         ) from err
+    if profiler.error is not None:
+        raise EmulationError(
+            f"{image.path.name}: cannot price the block at {profiler.last_block():#010x} "
+            f"({profiler.error}); report this with the ELF"
+        ) from profiler.error
     if profiler.limit_hit:
         stop.pc = uc.reg_read(A.UC_ARM_REG_PC)
         raise EmulationError(

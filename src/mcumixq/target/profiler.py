@@ -1,11 +1,12 @@
 """Count cycles and instructions of an emulated run with one cheap callback per block.
 
-unicorn calls `hook` at the start of every executed translation block. The callback does one
+unicorn calls the hook at the start of every executed translation block. The hook does one
 dict lookup keyed by (previous block, this block): the first time a pair is seen it is priced
-with capstone and `cycles.price_block`/`edge_cycles`, afterwards it only adds precomputed
-numbers. Per-function (exclusive) cycles are derived after the run from the pair counts, so the
-hot path carries no attribution work. Inclusive cycles come from a shadow call stack that acts
-only on taken BL/BLX edges and on returns to the address after the call.
+with capstone and `cycles.price_block`/`edge_cycles`; afterwards the hook only bumps the pair's
+count and adds one precomputed integer that packs instructions (high bits) and cycles (low
+bits), so a single comparison enforces the instruction limit. Exclusive cycles per function are
+derived from the pair counts after the run; inclusive cycles come from a shadow call stack
+touched only on pairs flagged as a taken BL/BLX or as a landing at a call's return address.
 """
 
 from __future__ import annotations
@@ -19,9 +20,15 @@ import capstone
 from mcumixq.target.cycles import BlockCost, edge_cycles, price_block
 from mcumixq.target.elf import ElfImage
 
-# Edge record fields: [count, cycles, instructions, (return address, callee) of a taken call or
-# None, cycles of the block itself (without the previous block's refill)]
-_COUNT, _CYCLES, _INSNS, _CALL, _OWN = range(5)
+CYCLE_BITS = 40  # cycles of one run stay below 2**40 (~2.5 h at 120 MHz)
+_CYCLE_MASK = (1 << CYCLE_BITS) - 1
+
+# Edge record: [count, packed (instructions << CYCLE_BITS | cycles), block size, key prefix
+# for the next edge, flagged (call or return site), (return address, callee) of a taken call
+# or None, cycles of the block itself (without the previous block's refill), previous block
+# id, this block id]. A block id is address << 16 | size.
+_COUNT, _PACKED, _SIZE, _NEXT_KEY, _FLAG, _CALL, _OWN, _PREV_ID, _ID = range(9)
+assert (_COUNT, _PACKED, _SIZE, _NEXT_KEY, _FLAG) == (0, 1, 2, 3, 4)  # literals in the hook
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,14 +52,17 @@ class BlockProfiler:
         )
         self._md.detail = True
         self._blocks: dict[tuple[int, int], BlockCost] = {}
-        self._edges: dict[tuple[int, int, int, int], list[Any]] = {}
+        self._edges: dict[int, list[Any]] = {}
+        self._retired: list[list[Any]] = []
+        self._return_sites: set[int] = set()
         self._inclusive: dict[str, int] = {}
         self._depth: dict[str, int] = {}
         self._frames: list[tuple[int, str, int]] = []
         self._entry_function = entry_function
-        self._totals: Callable[[], tuple[int, int]] = lambda: (0, 0)
-        self.last_block: Callable[[], int] = lambda: 0  # start of the last block entered
+        self._packed: Callable[[], int] = lambda: 0
+        self.last_block: Callable[[], int] = lambda: 0  # start address of the last block
         self.limit_hit = False
+        self.error: Exception | None = None
 
     def _block(self, uc: Any, address: int, size: int) -> BlockCost:
         key = (address, size)
@@ -63,17 +73,43 @@ class BlockProfiler:
             self._blocks[key] = block
         return block
 
-    def _new_edge(self, uc: Any, prev: tuple[int, int], address: int, size: int) -> list[Any]:
+    def _new_edge(self, uc: Any, prev: int, address: int, size: int) -> list[Any]:
+        """Price the transition from block id `prev` to the block (address, size)."""
         cur = self._block(uc, address, size)
-        before = self._blocks.get(prev)
+        before = self._blocks.get((prev >> 16, prev & 0xFFFF))
         prev_share, cur_share = edge_cycles(before, cur)
         call = None
         if before is not None and before.call and address != before.fallthrough:
             call = (before.fallthrough, self._image.function_at(address))
+            self._mark_return_site(before.fallthrough)
         own = cur.cycles + cur_share
-        record = [0, prev_share + own, cur.instructions, call, own]
-        self._edges[(*prev, address, size)] = record
+        bid = address << 16 | size
+        packed = cur.instructions << CYCLE_BITS | (prev_share + own)
+        flagged = call is not None or address in self._return_sites
+        record = [0, packed, size, bid << 32, flagged, call, own, prev, bid]
+        key = prev << 32 | address
+        if key in self._edges:  # same start, another size: keep the old counts
+            self._retired.append(self._edges[key])
+        self._edges[key] = record
         return record
+
+    def _slow(self, uc: Any, prev: int, address: int, size: int) -> list[Any] | None:
+        """Cold path of the hook: price a new pair; on failure stop the run, keep the error."""
+        try:
+            return self._new_edge(uc, prev, address, size)
+        # Broad on purpose: a raw ctypes callback cannot raise; the emulator re-raises it.
+        except Exception as err:
+            self.error = err
+            uc.emu_stop()
+            return None
+
+    def _mark_return_site(self, address: int) -> None:
+        """Flag every pair landing at `address` so the hook checks it against the call stack."""
+        if address not in self._return_sites:
+            self._return_sites.add(address)
+            for record in self._edges.values():
+                if record[_ID] >> 16 == address:
+                    record[_FLAG] = True
 
     def _enter(self, return_address: int, name: str, at: int) -> None:
         self._frames.append((return_address, name, at))
@@ -87,65 +123,82 @@ class BlockProfiler:
             self._inclusive[name] = self._inclusive.get(name, 0) + at - start
         return self._frames[-1][0] if self._frames else -1
 
-    def make_hook(self) -> Callable[[Any, int, int, Any], None]:
-        """Return the UC_HOOK_BLOCK callback; closure locals keep the hot path short."""
+    def make_hook(self, uc: Any) -> Callable[[Any, int, int, Any], None]:
+        """Return the raw block callback `(handle, address, size, user)` for `uchook`.
+
+        Pairs are keyed by one int, (previous block id << 32) | address; the record repeats
+        the size so a block retranslated with another size is priced afresh. Errors in the
+        cold path stop the run and are kept in `error` (a raw ctypes callback must not raise).
+        """
         edges = self._edges
-        new_edge = self._new_edge
-        enter, leave, frames = self._enter, self._leave, self._frames
-        limit = self._limit
-        prev = (0, 0)
+        slow, enter, leave, frames = self._slow, self._enter, self._leave, self._frames
+        stop_at = self._limit << CYCLE_BITS | _CYCLE_MASK
+        prev_key = 0  # id of the previous block << 32
+        packed = 0
         ret_top = -1
-        cycles = instructions = 0
         enter(-1, self._entry_function, 0)
 
-        def hook(uc: Any, address: int, size: int, _user: Any) -> None:
-            nonlocal prev, ret_top, cycles, instructions
-            record = edges.get((*prev, address, size))
-            if record is None:
-                record = new_edge(uc, prev, address, size)
-            record[_COUNT] += 1
-            cycles += record[_CYCLES]
-            instructions += record[_INSNS]
-            prev = (address, size)
+        def flagged(record: list[Any], address: int) -> None:
+            nonlocal ret_top
+            at = (packed & _CYCLE_MASK) - record[_OWN]
             if address == ret_top:
-                ret_top = leave(cycles - record[_OWN])
+                ret_top = leave(at)
             if record[_CALL] is not None:
-                enter(record[_CALL][0], record[_CALL][1], cycles - record[_OWN])
+                enter(record[_CALL][0], record[_CALL][1], at)
                 ret_top = frames[-1][0]
-            if instructions > limit:
+
+        # Literal indices below (not the _NAMES) save global lookups on the hottest path.
+        def hook(_handle: Any, address: int, size: int, _user: Any) -> None:
+            nonlocal prev_key, packed
+            record = edges.get(prev_key | address)
+            if record is None or record[2] != size:  # _SIZE
+                record = slow(uc, prev_key >> 32, address, size)
+                if record is None:
+                    return
+            record[0] += 1  # _COUNT
+            packed += record[1]  # _PACKED
+            prev_key = record[3]  # _NEXT_KEY
+            if record[4]:  # _FLAG
+                flagged(record, address)
+            if packed > stop_at:
                 self.limit_hit = True
                 uc.emu_stop()
 
-        def totals() -> tuple[int, int]:
-            return cycles, instructions
+        def totals() -> int:
+            return packed
 
         def last_block() -> int:
-            return prev[0]
+            return prev_key >> 48
 
-        self._totals = totals
+        self._packed = totals
         self.last_block = last_block
         return hook
 
     def finish(self) -> Profile:
-        """Close open frames and attribute every edge's cycles to the functions involved."""
-        cycles, instructions = self._totals()
+        """Close open frames and attribute every pair's cycles to the functions involved."""
+        packed = self._packed()
+        cycles, instructions = packed & _CYCLE_MASK, packed >> CYCLE_BITS
         while self._frames:
             self._leave(cycles)
         functions: dict[str, int] = {}
         where = self._image.function_at
-        for (pa, _ps, address, _size), record in self._edges.items():
+        for record in [*self._edges.values(), *self._retired]:
             count = record[_COUNT]
             own = count * record[_OWN]
-            name = where(address)
+            name = where(record[_ID] >> 16)
             functions[name] = functions.get(name, 0) + own
-            refill = count * record[_CYCLES] - own
+            refill = count * (record[_PACKED] & _CYCLE_MASK) - own
             if refill:
-                pname = where(pa)
+                pname = where(record[_PREV_ID] >> 16)
                 functions[pname] = functions.get(pname, 0) + refill
-        functions = {k: v for k, v in functions.items() if v}
         return Profile(
             cycles=cycles,
             instructions=instructions,
-            functions=dict(sorted(functions.items(), key=lambda kv: (-kv[1], kv[0]))),
-            inclusive=dict(sorted(self._inclusive.items(), key=lambda kv: (-kv[1], kv[0]))),
+            functions=_by_cycles({k: v for k, v in functions.items() if v}),
+            inclusive=_by_cycles(self._inclusive),
         )
+
+
+def _by_cycles(table: dict[str, int]) -> dict[str, int]:
+    """Most expensive first, ties by name, so reports and JSON are stable."""
+    return dict(sorted(table.items(), key=lambda kv: (-kv[1], kv[0])))
