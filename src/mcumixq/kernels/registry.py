@@ -32,6 +32,9 @@ FAMILIES: tuple[str, ...] = (
     "mcumixq.kernels.conv2d.smlad",
     "mcumixq.kernels.dwconv2d.family",
     "mcumixq.kernels.dwconv2d.pxpar",
+    "mcumixq.kernels.pool.maxpool",
+    "mcumixq.kernels.pool.avgpool",
+    "mcumixq.kernels.add.lut",
     "mcumixq.kernels.slbc",
 )
 

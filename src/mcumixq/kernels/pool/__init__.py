@@ -1,0 +1,3 @@
+"""Max/average pooling kernel families for the Cortex-M4 (SIMD within packed words)."""
+
+__all__: list[str] = []

@@ -1,0 +1,123 @@
+"""Max/average pool SIMD families vs ir.reference: host (UBSan+ASan) and emulator."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from mcumixq.codegen.bench import bench_case
+from mcumixq.ir.builder import GraphBuilder
+from mcumixq.ir.graph import Graph, Requant
+from mcumixq.ir.reference import run_graph_all
+from mcumixq.kernels.hosttest import run_layer_on_host
+from mcumixq.kernels.pool import avgpool, maxpool
+from mcumixq.kernels.registry import render_layer
+from mcumixq.numerics import LEGAL_BITS
+from mcumixq.packing.layout import pack_tensor, tensor_bytes, unpack_tensor
+
+
+def pool_graph(kind: str, shape, in_bits: int, *, seed: int = 0, **kw) -> Graph:
+    """One pooling op over an in_bits input (kw go to the builder, e.g. the output a_bits)."""
+    b = GraphBuilder(np.random.default_rng(seed), shape, a_bits=in_bits, zero_point=in_bits - 1)
+    getattr(b, kind)(**kw)
+    return b.build()
+
+
+def check_host(graph: Graph, seed: int = 0) -> str:
+    """Render the graph's only op for the M4, run it on the host, assert bit-exactness."""
+    op = graph.ops[0]
+    code = render_layer(graph, op, "mq_layer_test", isa="m4")
+    src, dst = graph.tensors[op.inputs[0]], graph.tensors[op.output]
+    x = np.random.default_rng(seed).integers(0, 1 << src.bits, size=src.shape)
+    want = run_graph_all(graph, x)[op.output]
+    got_bytes = run_layer_on_host(
+        code, pack_tensor(x, src.bits), None, tensor_bytes(dst.shape, dst.bits)
+    )
+    got = unpack_tensor(got_bytes, dst.shape, dst.bits).astype(np.int64)
+    bad = np.argwhere(got != want)
+    assert bad.size == 0, (
+        f"{code.kernel}: {len(bad)} mismatches, first at {tuple(bad[0])}: "
+        f"reference {want[tuple(bad[0])]}, got {got[tuple(bad[0])]}"
+    )
+    assert got_bytes == pack_tensor(want, dst.bits)
+    return code.kernel
+
+
+@pytest.mark.parametrize("a_bits", LEGAL_BITS)
+@pytest.mark.parametrize(
+    ("shape", "kw"),
+    [
+        ((4, 6, 16), {"kernel": 2}),
+        ((5, 5, 12), {"kernel": 3, "stride": 2, "padding": 1}),
+        ((5, 4, 20), {"kernel": (2, 3), "stride": (1, 2), "padding": "same"}),
+        ((3, 3, 4), {"kernel": 3}),
+    ],
+)
+def test_maxpool(a_bits, shape, kw) -> None:
+    kernel = check_host(pool_graph("maxpool", shape, a_bits, seed=a_bits, **kw), seed=a_bits)
+    assert kernel.startswith(f"mq_maxpool_a{a_bits}_nhwc_") and kernel.endswith("__m4_usub8")
+
+
+@pytest.mark.parametrize("a_bits", LEGAL_BITS)
+@pytest.mark.parametrize(
+    ("shape", "kw"),
+    [
+        ((4, 6, 16), {"kernel": 2, "a_bits": 4}),
+        ((5, 5, 32), {"kernel": 3, "stride": 2, "a_bits": 8}),
+        ((6, 6, 16), {"kernel": None, "a_bits": 2}),
+        ((4, 5, 16), {"kernel": (2, 3), "stride": (1, 2), "a_bits": 6}),
+    ],
+)
+def test_avgpool(a_bits, shape, kw) -> None:
+    kernel = check_host(pool_graph("avgpool", shape, a_bits, seed=a_bits, **kw), seed=a_bits)
+    assert kernel.startswith(f"mq_avgpool_a{a_bits}o{kw['a_bits']}_nhwc_")
+    assert kernel.endswith("__m4_swar")
+
+
+@pytest.mark.parametrize("shift", [0, 5, 31, 33, 62])
+def test_avgpool_requant_paths(shift) -> None:
+    """Shifts below 32 take the prescaled form or the exact int64 path; all stay exact."""
+    g = pool_graph("avgpool", (4, 4, 8), 8, kernel=2, a_bits=8)
+    op = g.ops[0]
+    rq = Requant(multiplier=op.requant.multiplier, shift=np.array([shift], dtype=np.int32),
+                 act_min=0, act_max=255)  # fmt: skip
+    g = dataclasses.replace(g, ops=(dataclasses.replace(op, requant=rq),))
+    check_host(g, seed=shift)
+
+
+def test_lane_width_follows_window_sum() -> None:
+    from mcumixq.kernels.pool.window import pool_geometry
+
+    small = pool_graph("avgpool", (4, 4, 16), 4, kernel=4, a_bits=4)  # 16 * 15 < 256
+    big = pool_graph("avgpool", (5, 5, 16), 4, kernel=5, a_bits=4)  # 25 * 15 >= 256
+    assert avgpool.lane_bits(pool_geometry(small, small.ops[0])) == 8
+    assert avgpool.lane_bits(pool_geometry(big, big.ops[0])) == 16
+    too_big = pool_graph("avgpool", (17, 16, 4), 8, kernel=None, a_bits=8)  # 272 * 255
+    assert avgpool.supports(too_big, too_big.ops[0], "m4") is None
+    assert "__scalar" in render_layer(too_big, too_big.ops[0], "mq_x", isa="m4").kernel
+
+
+def test_scalar_isa_is_left_to_the_scalar_family() -> None:
+    g = pool_graph("maxpool", (4, 4, 8), 8, kernel=2)
+    assert maxpool.supports(g, g.ops[0], "scalar") is None
+
+
+@pytest.mark.emulator
+@pytest.mark.toolchain
+@pytest.mark.parametrize(
+    ("kind", "a_bits", "kw"),
+    [
+        ("maxpool", 8, {"kernel": 2}),
+        ("maxpool", 4, {"kernel": 3, "stride": 2, "padding": 1}),
+        ("maxpool", 2, {"kernel": 2}),
+        ("avgpool", 8, {"kernel": None, "a_bits": 8}),
+        ("avgpool", 4, {"kernel": 2, "a_bits": 2}),
+    ],
+)
+def test_emulated_bit_exact(tmp_path, kind, a_bits, kw) -> None:
+    g = pool_graph(kind, (8, 8, 16), a_bits, **kw)
+    res = bench_case(g, g.ops[0].name, out_dir=tmp_path / "case")
+    assert res.bit_exact, res.first_mismatch
+    assert res.kernel.startswith(f"mq_{kind}_") and "__m4_" in res.kernel
