@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mcumixq.errors import ConfigError
 from mcumixq.ir.bounds import (
@@ -18,6 +20,7 @@ from mcumixq.ir.bounds import (
 )
 from mcumixq.ir.graph import Graph, Op, Requant, TensorSpec
 from mcumixq.ir.random_graph import single_op_graph, tiny_cnn, tinyvgg
+from mcumixq.ir.reference import run_graph
 from mcumixq.numerics import INT32_MAX, a_range, rescale
 
 # tiny_cnn ops: 0 features.0 conv, 1 features.1 maxpool, 2 features.2 dw conv,
@@ -34,9 +37,9 @@ def _rq(g: Graph, i: int, **changes: object) -> Graph:
     return _op(g, i, requant=dataclasses.replace(g.ops[i].requant, **changes))
 
 
-def _tensor(g: Graph, name: str, **changes: object) -> Graph:
+def _tensor(g: Graph, tname: str, /, **changes: object) -> Graph:
     tensors = dict(g.tensors)
-    tensors[name] = dataclasses.replace(tensors[name], **changes)
+    tensors[tname] = dataclasses.replace(tensors[tname], **changes)
     return dataclasses.replace(g, tensors=tensors)
 
 
@@ -201,3 +204,44 @@ def test_add_bound_covers_every_extreme() -> None:
 
 def test_real_models_fit_int32() -> None:
     check_accumulators(tinyvgg(np.random.default_rng(0), 8, 8))
+
+
+OP_FIELDS = ("name", "kind", "inputs", "output", "weight", "bias", "requant", "w_bits", "kernel",
+             "stride", "padding", "groups")  # fmt: skip
+TENSOR_FIELDS = ("name", "shape", "bits", "scale", "zero_point")
+JUNK: tuple[object, ...] = (
+    None, True, 0, -1, 3, 2**40, 1.5, float("inf"), "x", "", (), (1,), (0, 0), (3, 3), (1, 1, 1, 1),
+    ["a"], np.zeros(3, np.int8), np.zeros((2, 2), np.int32), np.array([2**30], np.int64),
+    np.zeros((8, 3, 3, 3), np.int8), np.int64(2),
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    target=st.sampled_from(["op", "tensor", "requant", "graph"]), index=st.integers(0, 20),
+    field=st.integers(0, 20), junk=st.sampled_from(JUNK),
+)  # fmt: skip
+def test_any_junk_field_is_config_error_or_runs(
+    graph: Graph, target: str, index: int, field: int, junk: object
+) -> None:
+    """Graphs built in code may hold any Python value: validation never crashes on them."""
+    g = graph
+    if target == "graph":
+        g = dataclasses.replace(g, **{("name", "input", "output", "meta")[field % 4]: junk})
+    elif target == "tensor":
+        name = list(g.tensors)[index % len(g.tensors)]
+        g = _tensor(g, name, **{TENSOR_FIELDS[field % len(TENSOR_FIELDS)]: junk})
+    else:
+        i = index % len(g.ops)
+        if target == "requant" and g.ops[i].requant is not None:
+            f = ("multiplier", "shift", "act_min", "act_max")[field % 4]
+            g = _rq(g, i, **{f: junk})
+        else:
+            g = _op(g, i, **{OP_FIELDS[field % len(OP_FIELDS)]: junk})
+    try:
+        validate_graph(g)
+    except ConfigError as err:
+        assert "\n" not in str(err)
+        return
+    spec = g.tensors[g.input]
+    run_graph(g, np.random.default_rng(0).integers(0, 2**spec.bits, size=(2, *spec.shape)))

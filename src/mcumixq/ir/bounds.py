@@ -17,22 +17,31 @@ import math
 import numpy as np
 
 from mcumixq.errors import ConfigError, MqError
-from mcumixq.ir.graph import OP_KINDS, Graph, Op, TensorSpec
+from mcumixq.ir.graph import OP_KINDS, Graph, Op, Requant, TensorSpec
 from mcumixq.numerics import (
+    LEGAL_BITS,
     M_MAX,
     M_MIN,
     SHIFT_MAX,
     SHIFT_MIN,
     a_range,
     accumulator_bound,
-    check_bits,
     fits_int32,
     w_range,
 )
 
 
+def _show(value: object) -> str:
+    """A short one-line repr: graphs built in code may hold arrays or long junk anywhere."""
+    if isinstance(value, np.ndarray):
+        return f"<array {value.dtype} {value.shape}>"
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _fail(op: Op, field: str, problem: str) -> ConfigError:
-    return ConfigError(f"op {op.name!r} ({op.kind}): {field} {problem}")
+    kind = op.kind if isinstance(op.kind, str) else _show(op.kind)
+    return ConfigError(f"op {_show(op.name)} ({kind}): {field} {problem}")
 
 
 def _is_int(v: object) -> bool:
@@ -45,22 +54,24 @@ def _int_tuple(v: object, n: int) -> bool:
 
 def validate_tensor(spec: TensorSpec) -> None:
     """Check one tensor's shape, bits, zero point and scale."""
-    where = f"tensor {spec.name!r}"
+    where = f"tensor {_show(spec.name)}"
+    if not isinstance(spec.name, str) or not spec.name:
+        raise ConfigError(f"{where}: name must be a non-empty string")
     if not isinstance(spec.shape, tuple) or len(spec.shape) not in (1, 3):
-        raise ConfigError(f"{where}: shape {spec.shape!r} must be (H, W, C) or (C,)")
+        raise ConfigError(f"{where}: shape {_show(spec.shape)} must be (H, W, C) or (C,)")
     if not all(_is_int(d) and d >= 1 for d in spec.shape):
-        raise ConfigError(f"{where}: shape {spec.shape!r} must hold positive integers")
-    try:
-        bits = check_bits(spec.bits, f"{where}: bits")
-    except MqError as err:
-        raise ConfigError(str(err)) from None
-    lo, hi = a_range(bits)
+        raise ConfigError(f"{where}: shape {_show(spec.shape)} must hold positive integers")
+    if not _is_int(spec.bits) or spec.bits not in LEGAL_BITS:
+        raise ConfigError(f"{where}: bits {_show(spec.bits)} must be an int in 2..8")
+    lo, hi = a_range(int(spec.bits))
     if not _is_int(spec.zero_point) or not lo <= spec.zero_point <= hi:
-        raise ConfigError(f"{where}: zero_point {spec.zero_point!r} must be an int in [{lo}, {hi}]")
+        raise ConfigError(
+            f"{where}: zero_point {_show(spec.zero_point)} must be an int in [{lo}, {hi}]"
+        )
     if not isinstance(spec.scale, (float, int)) or not (
         math.isfinite(spec.scale) and spec.scale > 0
     ):
-        raise ConfigError(f"{where}: scale {spec.scale!r} must be a positive finite number")
+        raise ConfigError(f"{where}: scale {_show(spec.scale)} must be a positive finite number")
 
 
 def _check_array(
@@ -77,8 +88,8 @@ def _check_array(
 
 def _check_requant(op: Op, n: int, out: TensorSpec) -> None:
     rq = op.requant
-    if rq is None:
-        raise _fail(op, "requant", "is missing")
+    if not isinstance(rq, Requant):
+        raise _fail(op, "requant", f"is {_show(rq)}, expected a Requant")
     m = _check_array(op, "requant.multiplier", rq.multiplier, np.int32, (n,))
     s = _check_array(op, "requant.shift", rq.shift, np.int32, (n,))
     if m.size and (int(m.min()) < M_MIN or int(m.max()) > M_MAX):
@@ -90,7 +101,7 @@ def _check_requant(op: Op, n: int, out: TensorSpec) -> None:
         raise _fail(
             op,
             "requant.act_min/act_max",
-            f"({rq.act_min!r}, {rq.act_max!r}) must lie in [{lo}, {hi}]",
+            f"({_show(rq.act_min)}, {_show(rq.act_max)}) must lie in [{lo}, {hi}]",
         )
 
 
@@ -102,11 +113,13 @@ def _check_no_params(op: Op, *fields: str) -> None:
 
 def _check_geometry(op: Op) -> None:
     if not _int_tuple(op.kernel, 2) or min(op.kernel) < 1:
-        raise _fail(op, "kernel", f"{op.kernel!r} must be two positive ints")
+        raise _fail(op, "kernel", f"{_show(op.kernel)} must be two positive ints")
     if not _int_tuple(op.stride, 2) or min(op.stride) < 1:
-        raise _fail(op, "stride", f"{op.stride!r} must be two positive ints")
+        raise _fail(op, "stride", f"{_show(op.stride)} must be two positive ints")
     if not _int_tuple(op.padding, 4) or min(op.padding) < 0:
-        raise _fail(op, "padding", f"{op.padding!r} must be four non-negative ints (t, l, b, r)")
+        raise _fail(
+            op, "padding", f"{_show(op.padding)} must be four non-negative ints (t, l, b, r)"
+        )
 
 
 def _check_window_shapes(op: Op, x: TensorSpec, y: TensorSpec, cout: int) -> None:
@@ -127,11 +140,11 @@ def _check_window_shapes(op: Op, x: TensorSpec, y: TensorSpec, cout: int) -> Non
 
 def _check_weights(op: Op, shape: tuple[int, ...]) -> None:
     if not _is_int(op.w_bits):
-        raise _fail(op, "w_bits", f"{op.w_bits!r} must be an int in 2..8")
+        raise _fail(op, "w_bits", f"{_show(op.w_bits)} must be an int in 2..8")
     try:
         lo, hi = w_range(int(op.w_bits))
     except MqError:
-        raise _fail(op, "w_bits", f"{op.w_bits!r} is outside 2..8") from None
+        raise _fail(op, "w_bits", f"{_show(op.w_bits)} is outside 2..8") from None
     w = _check_array(op, "weight", op.weight, np.int8, shape)
     if w.size and (int(w.min()) < lo or int(w.max()) > hi):
         raise _fail(
@@ -151,7 +164,7 @@ def _check_conv2d(op: Op, x: TensorSpec, y: TensorSpec) -> None:
     elif _is_int(op.groups) and op.groups == cin == cout and op.groups > 1:
         shape = (cin, *op.kernel, 1)
     else:
-        raise _fail(op, "groups", f"{op.groups!r} must be 1 or C_in == C_out ({cin}, {cout})")
+        raise _fail(op, "groups", f"{_show(op.groups)} must be 1 or C_in == C_out ({cin}, {cout})")
     _check_weights(op, shape)
     _check_requant(op, cout, y)
 
@@ -169,7 +182,7 @@ def _check_linear(op: Op, x: TensorSpec, y: TensorSpec) -> None:
 def _check_pool(op: Op, x: TensorSpec, y: TensorSpec) -> None:
     _check_no_params(op, "weight", "bias", "w_bits")
     if op.groups != 1:
-        raise _fail(op, "groups", f"{op.groups!r} must be 1 for pooling")
+        raise _fail(op, "groups", f"{_show(op.groups)} must be 1 for pooling")
     _check_window_shapes(op, x, y, x.shape[-1] if x.shape else 0)
     pt, pl, pb, pr = op.padding
     if op.kind == "avgpool":
@@ -194,22 +207,24 @@ def _check_add(op: Op, tensors: dict[str, TensorSpec]) -> None:
 
 def _check_op_links(op: Op, graph: Graph, produced: set[str]) -> None:
     if not isinstance(op.name, str) or not op.name:
-        raise ConfigError(f"op {op.name!r}: name must be a non-empty string (the layer's FQN)")
-    if op.kind not in OP_KINDS:
+        raise ConfigError(f"op {_show(op.name)}: name must be a non-empty string (the layer's FQN)")
+    if not isinstance(op.kind, str) or op.kind not in OP_KINDS:
         raise _fail(op, "kind", f"is not one of {', '.join(OP_KINDS)}")
     arity = 2 if op.kind == "add" else 1
     if not isinstance(op.inputs, tuple) or len(op.inputs) != arity:
-        raise _fail(op, "inputs", f"{op.inputs!r} must be a tuple of {arity} tensor name(s)")
+        raise _fail(op, "inputs", f"{_show(op.inputs)} must be a tuple of {arity} tensor name(s)")
     for name in op.inputs:
-        if name not in graph.tensors:
-            raise _fail(op, "inputs", f"names unknown tensor {name!r}")
+        if not isinstance(name, str) or name not in graph.tensors:
+            raise _fail(op, "inputs", f"names unknown tensor {_show(name)}")
         if name not in produced:
-            raise _fail(op, "inputs", f"uses {name!r} before it is produced (ops out of order)")
-    if op.output not in graph.tensors:
-        raise _fail(op, "output", f"names unknown tensor {op.output!r}")
+            raise _fail(
+                op, "inputs", f"uses {_show(name)} before it is produced (ops out of order)"
+            )
+    if not isinstance(op.output, str) or op.output not in graph.tensors:
+        raise _fail(op, "output", f"names unknown tensor {_show(op.output)}")
     if op.output in produced:
         raise _fail(
-            op, "output", f"{op.output!r} is already produced by an earlier op or the input"
+            op, "output", f"{_show(op.output)} is already produced by an earlier op or the input"
         )
 
 
@@ -227,30 +242,44 @@ def _check_op(op: Op, graph: Graph) -> None:
 
 def validate_graph(graph: Graph) -> None:
     """Raise ConfigError naming the op and field if `graph` breaks any structural rule."""
+    if not isinstance(graph.name, str) or not graph.name:
+        raise ConfigError(f"graph name {_show(graph.name)} must be a non-empty string")
+    if not isinstance(graph.meta, dict):
+        raise ConfigError(
+            f"graph {_show(graph.name)}: meta must be a dict, got {type(graph.meta).__name__}"
+        )
     if not isinstance(graph.tensors, dict) or not isinstance(graph.ops, tuple) or not graph.ops:
-        raise ConfigError(f"graph {graph.name!r}: needs a tensor dict and a non-empty op tuple")
+        raise ConfigError(
+            f"graph {_show(graph.name)}: needs a tensor dict and a non-empty op tuple"
+        )
     for key, spec in graph.tensors.items():
-        if not isinstance(spec, TensorSpec) or spec.name != key:
-            raise ConfigError(f"graph {graph.name!r}: tensor key {key!r} does not match its spec")
+        if not isinstance(spec, TensorSpec) or not isinstance(spec.name, str) or spec.name != key:
+            raise ConfigError(
+                f"graph {_show(graph.name)}: tensor key {_show(key)} does not match its spec"
+            )
         validate_tensor(spec)
     for end, which in ((graph.input, "input"), (graph.output, "output")):
-        if end not in graph.tensors:
-            raise ConfigError(f"graph {graph.name!r}: {which} tensor {end!r} is not defined")
+        if not isinstance(end, str) or end not in graph.tensors:
+            raise ConfigError(
+                f"graph {_show(graph.name)}: {which} tensor {_show(end)} is not defined"
+            )
     produced = {graph.input}
     names: set[str] = set()
     for op in graph.ops:
         if not isinstance(op, Op):
             raise ConfigError(
-                f"graph {graph.name!r}: ops must be Op instances, got {type(op).__name__}"
+                f"graph {_show(graph.name)}: ops must be Op instances, got {type(op).__name__}"
             )
         _check_op_links(op, graph, produced)
         if op.name in names:
-            raise ConfigError(f"op {op.name!r}: name is used by two ops; FQNs must be unique")
+            raise ConfigError(f"op {_show(op.name)}: name is used by two ops; FQNs must be unique")
         names.add(op.name)
         _check_op(op, graph)
         produced.add(op.output)
     if graph.output not in produced - {graph.input}:
-        raise ConfigError(f"graph {graph.name!r}: output {graph.output!r} is produced by no op")
+        raise ConfigError(
+            f"graph {_show(graph.name)}: output {_show(graph.output)} is produced by no op"
+        )
 
 
 def op_accumulator_bound(graph: Graph, op: Op) -> int:
@@ -292,7 +321,7 @@ def check_accumulators(graph: Graph) -> None:
         bound = op_accumulator_bound(graph, op)
         if not fits_int32(bound):
             raise ConfigError(
-                f"op {op.name!r} ({op.kind}): worst-case accumulator {bound} exceeds int32 "
+                f"op {_show(op.name)} ({op.kind}): worst-case accumulator {bound} exceeds int32 "
                 f"(K={_reduction_length(op)}); lower the bits or split the reduction"
             )
 

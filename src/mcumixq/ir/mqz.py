@@ -53,6 +53,10 @@ class _Arrays:
         return {"member": member, "dtype": arr.dtype.name, "shape": list(arr.shape)}
 
 
+def _ints(values: tuple[int, ...]) -> list[int]:
+    return [int(v) for v in values]  # numpy ints are valid in a Graph but not in JSON
+
+
 def _op_json(op: Op, arrays: _Arrays) -> dict[str, Any]:
     rq = op.requant
     requant = None
@@ -64,8 +68,8 @@ def _op_json(op: Op, arrays: _Arrays) -> dict[str, Any]:
     return {
         "name": op.name, "kind": op.kind, "inputs": list(op.inputs), "output": op.output,
         "weight": arrays.ref(op.weight), "bias": arrays.ref(op.bias), "requant": requant,
-        "w_bits": None if op.w_bits is None else int(op.w_bits), "kernel": list(op.kernel),
-        "stride": list(op.stride), "padding": list(op.padding), "groups": int(op.groups),
+        "w_bits": None if op.w_bits is None else int(op.w_bits), "kernel": _ints(op.kernel),
+        "stride": _ints(op.stride), "padding": _ints(op.padding), "groups": int(op.groups),
     }  # fmt: skip
 
 
@@ -73,7 +77,7 @@ def graph_to_json(graph: Graph) -> tuple[dict[str, Any], list[tuple[str, np.ndar
     """The meta.json document and the (member, array) list of a graph."""
     arrays = _Arrays()
     tensors = [
-        {"name": t.name, "shape": list(t.shape), "bits": int(t.bits), "scale": float(t.scale),
+        {"name": t.name, "shape": _ints(t.shape), "bits": int(t.bits), "scale": float(t.scale),
          "zero_point": int(t.zero_point)}
         for t in graph.tensors.values()
     ]  # fmt: skip
