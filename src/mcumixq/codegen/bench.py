@@ -112,15 +112,26 @@ def bench_case(
     case: str | None = None,
     shape: str = "",
     seed: int = 0,
+    kernel_prefer: str | None = None,
 ) -> CaseResult:
     """Build and run the one-sample self-test of `graph`, measuring the op `op_name`.
 
-    `prefer` forces the kernel family or scheme of that op only; the other ops of the graph
-    (e.g. the branch of an `add` case) use the registry's choice. Writes `out_dir` atomically
+    `prefer` (alias `kernel_prefer`, the name in the kernel/codegen contract) forces the kernel
+    family or scheme of that op only; the other ops of the graph (e.g. the branch of an `add`
+    case) use the registry's choice. Writes `out_dir` atomically
     (project, selftest.elf). A mismatch is reported in the result, not raised, so a sweep
     over many cases finishes and shows every broken one.
     """
-    op = graph.op(op_name)
+    if prefer is not None and kernel_prefer is not None and prefer != kernel_prefer:
+        raise ConfigError(
+            f"prefer={prefer!r} and kernel_prefer={kernel_prefer!r} disagree; pass one"
+        )
+    prefer = prefer if prefer is not None else kernel_prefer
+    try:
+        op = graph.op(op_name)
+    except KeyError:
+        names = ", ".join(o.name for o in graph.ops)
+        raise ConfigError(f"graph {graph.name} has no op {op_name!r}; ops: {names}") from None
     kernel = render_layer(graph, op, PROBE_FUNCTION, isa=isa, prefer=prefer).kernel
     x = random_samples(graph, 1, seed)
     expected = run_graph(graph, x)
