@@ -216,3 +216,72 @@ def test_pipelining_across_a_block_boundary(run_asm) -> None:
     # 2 + 2 + 599 = 603 cycles; 601 instructions
     r = run_asm(body, data)
     assert (r.cycles, r.instructions) == (603, 601)
+
+
+def test_it_predicated_branches(run_asm) -> None:
+    body = """
+    movs r0, #1               @ 1
+    ldr r1, =target           @ 2  (Thumb address of target)
+    cmp r0, #1                @ 1
+    it ne                     @ 0  folded
+    bxne r1                   @ 1  condition fails: not taken, no refill
+    it eq                     @ 0  folded behind the 16-bit bxne (a block head)
+    bxeq r1                   @ 3  taken: 1+P
+    nop                       @    skipped
+    .thumb_func
+target:
+    bkpt #0
+    .pool
+"""
+    # 1+2+1+0+1+0+3 = 8 cycles; 7 instructions
+    r = run_asm(body)
+    assert (r.cycles, r.instructions) == (8, 7)
+
+
+def test_recursion_exclusive_and_inclusive(run_asm) -> None:
+    body = """
+    movs r0, #2               @ 1
+    bl rec                    @ 3
+    bkpt #0
+    .thumb_func
+    .type rec, %function
+rec:
+    push {lr}                 @ 2
+    subs r0, #1               @ 1
+    beq 1f                    @ outer: not taken 1; inner: taken 3 (lands on its own return site)
+    bl rec                    @ 3 (outer only)
+1:  pop {pc}                  @ 1+1+P = 4
+    .size rec, . - rec
+"""
+    # _start 1+3 = 4; outer rec 2+1+1+3+4 = 11; inner rec 2+1+3+4 = 10; total 25.
+    # Inclusive counts the outermost activation of rec once: 21.
+    r = run_asm(body)
+    assert (r.cycles, r.instructions) == (25, 11)
+    assert r.functions == {"rec": 21, "_start": 4}
+    assert r.inclusive == {"_start": 25, "rec": 21}
+
+
+def test_nested_calls_inclusive(run_asm) -> None:
+    body = """
+    bl outer                  @ 3
+    bkpt #0
+    .thumb_func
+    .type outer, %function
+outer:
+    push {lr}                 @ 2
+    bl inner                  @ 3
+    bl inner                  @ 3
+    pop {pc}                  @ 4
+    .size outer, . - outer
+    .thumb_func
+    .type inner, %function
+inner:
+    nop                       @ 1
+    bx lr                     @ 3
+    .size inner, . - inner
+"""
+    # inner 4 per call; outer exclusive 2+3+3+4 = 12, inclusive 12+8 = 20; _start 3, total 23
+    r = run_asm(body)
+    assert r.cycles == 23
+    assert r.functions == {"outer": 12, "inner": 8, "_start": 3}
+    assert r.inclusive == {"_start": 23, "outer": 20, "inner": 8}

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import capstone
+from unicorn.arm_const import UC_ARM_REG_SP
 
 from mcumixq.target.cycles import BlockCost, edge_cycles, price_block
 from mcumixq.target.elf import ElfImage
@@ -57,7 +58,7 @@ class BlockProfiler:
         self._return_sites: set[int] = set()
         self._inclusive: dict[str, int] = {}
         self._depth: dict[str, int] = {}
-        self._frames: list[tuple[int, str, int]] = []
+        self._frames: list[tuple[int, str, int, int]] = []  # (return, name, cycles, SP)
         self._entry_function = entry_function
         self._packed: Callable[[], int] = lambda: 0
         self.last_block: Callable[[], int] = lambda: 0  # start address of the last block
@@ -111,13 +112,13 @@ class BlockProfiler:
                 if record[_ID] >> 16 == address:
                     record[_FLAG] = True
 
-    def _enter(self, return_address: int, name: str, at: int) -> None:
-        self._frames.append((return_address, name, at))
+    def _enter(self, return_address: int, name: str, at: int, sp: int) -> None:
+        self._frames.append((return_address, name, at, sp))
         self._depth[name] = self._depth.get(name, 0) + 1
 
     def _leave(self, at: int) -> int:
         """Close the top frame at cycle `at`; return the next frame's return address or -1."""
-        _, name, start = self._frames.pop()
+        _, name, start, _sp = self._frames.pop()
         self._depth[name] -= 1
         if self._depth[name] == 0:  # only the outermost activation of a recursion counts
             self._inclusive[name] = self._inclusive.get(name, 0) + at - start
@@ -136,15 +137,17 @@ class BlockProfiler:
         prev_key = 0  # id of the previous block << 32
         packed = 0
         ret_top = -1
-        enter(-1, self._entry_function, 0)
+        enter(-1, self._entry_function, 0, -1)
 
         def flagged(record: list[Any], address: int) -> None:
+            # A return restores the SP the call was made with; checking it keeps a recursive
+            # callee that branches to its own return address from closing its frame early.
             nonlocal ret_top
             at = (packed & _CYCLE_MASK) - record[_OWN]
-            if address == ret_top:
+            if address == ret_top and uc.reg_read(UC_ARM_REG_SP) == frames[-1][3]:
                 ret_top = leave(at)
             if record[_CALL] is not None:
-                enter(record[_CALL][0], record[_CALL][1], at)
+                enter(record[_CALL][0], record[_CALL][1], at, uc.reg_read(UC_ARM_REG_SP))
                 ret_top = frames[-1][0]
 
         # Literal indices below (not the _NAMES) save global lookups on the hottest path.

@@ -17,6 +17,8 @@ from pathlib import Path
 from mcumixq.errors import ToolchainError
 
 GCC_NAME = "arm-none-eabi-gcc"
+# The CLI (only) may read this variable and pass its value as `find_toolchain(gcc=...)`.
+GCC_ENV_VAR = "MCUMIXQ_ARM_GCC"
 ZIG_TARGET = ("-target", "thumb-freestanding-eabi", "-mcpu=cortex_m4")
 INSTALL_HINT = (
     "install arm-none-eabi-gcc (Debian: apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi) "
