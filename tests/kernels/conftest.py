@@ -1,64 +1,86 @@
-"""Helpers for kernel tests: one-op graphs, the reference output, and the host run of a family."""
+"""Helpers for kernel tests: run one op of a graph on the host and compare with the reference."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from mcumixq.ir.builder import GraphBuilder
-from mcumixq.ir.graph import Graph
+from mcumixq.ir.graph import Graph, TensorSpec
+from mcumixq.ir.random_graph import single_op_graph
 from mcumixq.ir.reference import run_graph_all
 from mcumixq.kernels.hosttest import run_layer_on_host
-from mcumixq.kernels.registry import render_layer
+from mcumixq.kernels.registry import LayerCode, render_layer
 from mcumixq.packing.layout import pack_tensor, tensor_bytes, unpack_tensor
 
 
-def check_layer(graph: Graph, op_index: int, seed: int, *, isa: str, prefer: str | None) -> str:
-    """Run op `op_index` of `graph` on the host and compare with the reference; return kernel."""
+def check_layer(
+    graph: Graph,
+    op_name: str,
+    seed: int,
+    *,
+    isa: str = "m4",
+    prefer: str | None = None,
+    alias: bool = False,
+) -> LayerCode:
+    """Run op `op_name` of `graph` on the host, assert bit-exactness; return its LayerCode."""
     rng = np.random.default_rng(seed)
-    op = graph.ops[op_index]
+    op = graph.op(op_name)
     x_spec = graph.tensors[graph.input]
-    x = rng.integers(0, (1 << x_spec.bits), size=x_spec.shape)
+    x = rng.integers(0, 1 << x_spec.bits, size=x_spec.shape)
     values = run_graph_all(graph, x)
     code = render_layer(graph, op, "mq_layer_test", isa=isa, prefer=prefer)
-    src = graph.tensors[op.inputs[0]]
-    in0 = pack_tensor(values[op.inputs[0]], src.bits)
+    in0 = pack_tensor(values[op.inputs[0]], graph.tensors[op.inputs[0]].bits)
     in1 = None
     if len(op.inputs) > 1:
         in1 = pack_tensor(values[op.inputs[1]], graph.tensors[op.inputs[1]].bits)
     dst = graph.tensors[op.output]
     n_out = tensor_bytes(dst.shape, dst.bits)
-    got_bytes = run_layer_on_host(code, in0, in1, n_out)
+    got = run_layer_on_host(code, in0, in1, n_out, alias=alias)
     want = values[op.output]
-    assert got_bytes == pack_tensor(want, dst.bits) or _explain(code.kernel, got_bytes, want, dst)
-    return code.kernel
+    if got != pack_tensor(want, dst.bits):
+        raise AssertionError(_explain(code, got, want, dst))
+    return code
 
 
-def _explain(kernel: str, got_bytes: bytes, want: np.ndarray, dst) -> bool:
+def _explain(code: LayerCode, got_bytes: bytes, want: np.ndarray, dst: TensorSpec) -> str:
     got = unpack_tensor(got_bytes, dst.shape, dst.bits).astype(np.int64)
     bad = np.argwhere(got != want)
     if bad.size == 0:
-        raise AssertionError(f"{kernel}: values equal but padding bits differ")
-    idx = tuple(bad[0])
-    raise AssertionError(
-        f"{kernel}: {len(bad)} mismatches, first at {idx}: reference {want[idx]}, got {got[idx]}"
+        return f"{code.kernel}: values equal but container padding bits differ"
+    idx = tuple(int(i) for i in bad[0])
+    return (
+        f"{code.kernel} ({code.scheme}): {len(bad)} of {want.size} outputs differ, first at "
+        f"{idx}: reference {int(want[idx])}, got {int(got[idx])}, out bits {dst.bits}"
     )
 
 
 def conv_graph(
-    seed: int, shape: tuple[int, int, int], cout: int, *, w_bits: int, a_bits: int,
-    out_bits: int, kernel: int = 3, stride: int = 1, padding: str | int = "same",
-    zero_point: int = 0, depthwise: bool = False,
-) -> Graph:  # fmt: skip
-    """One conv2d layer (input bits a_bits, output bits out_bits)."""
-    b = GraphBuilder(np.random.default_rng(seed), shape, a_bits=a_bits, zero_point=zero_point)
-    b.conv2d(
-        cout,
+    seed: int,
+    shape: tuple[int, ...],
+    cout: int,
+    *,
+    w_bits: int,
+    a_bits: int,
+    out_bits: int,
+    kind: str = "conv2d",
+    kernel: int | tuple[int, int] = 3,
+    stride: int = 1,
+    padding: str | int | tuple[int, int, int, int] | None = None,
+    zero_point: int = 0,
+    depthwise: bool = False,
+) -> Graph:
+    """One conv2d/linear layer named `op` (ReLU on even seeds)."""
+    return single_op_graph(
+        np.random.default_rng(seed),
+        kind,
+        in_shape=shape,
+        out_channels=cout,
         kernel=kernel,
         stride=stride,
         padding=padding,
-        w_bits=w_bits,
-        a_bits=out_bits,
         depthwise=depthwise,
+        w_bits=w_bits,
+        a_bits_in=a_bits,
+        a_bits_out=out_bits,
         relu=seed % 2 == 0,
+        in_zero_point=zero_point,
     )
-    return b.build()

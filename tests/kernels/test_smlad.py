@@ -1,0 +1,118 @@
+"""The smlad2 conv2d/linear family on the host (UBSan + ASan) against the NumPy reference.
+
+Every (w, a) pair runs through the word-unpack im2col (input pixels of whole words) with an odd
+pixel count, stride 1 padding 'same' and a partial last channel block; other geometries (element
+im2col, stride 2, 1x1, asymmetric padding, linear) sample pairs. Offline layout properties are
+checked in Python: the weight stream holds each weight exactly once, the folded bias.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mcumixq.errors import UnsupportedModelError
+from mcumixq.kernels.conv2d import smlad
+from mcumixq.kernels.geometry import conv_geometry
+from mcumixq.kernels.registry import render_layer
+from mcumixq.numerics import ALL_PAIRS, BitPair
+
+from .conftest import check_layer, conv_graph
+
+# Channels giving a whole-word input pixel in each container (8-bit: 4, 4-bit: 8, 2-bit: 16).
+WORD_CIN = {2: 16, 3: 8, 4: 8, 5: 4, 6: 4, 7: 4, 8: 4}
+
+
+@pytest.mark.parametrize("pair", ALL_PAIRS, ids=str)
+def test_every_pair_word_path(pair: BitPair) -> None:
+    out_bits = 2 + (pair.w + pair.a) % 7
+    g = conv_graph(
+        pair.w * 10 + pair.a,
+        (3, 5, WORD_CIN[pair.a]),
+        6,
+        w_bits=pair.w,
+        a_bits=pair.a,
+        out_bits=out_bits,
+        zero_point=pair.a % 3,
+    )
+    code = check_layer(g, "op", seed=pair.a, prefer="smlad2")
+    assert code.scheme == "smlad2"
+    assert code.kernel == f"mq_conv2d_{pair}_nhwc_3x3_2x4c2__m4_smlad2"
+
+
+GEOMETRIES = [
+    # (shape, cout, kernel, stride, padding, pairs)
+    ((5, 4, 3), 16, 3, 1, "same", ("w8a8", "w4a4", "w2a3")),  # first layer: element im2col
+    ((6, 6, 1), 5, 3, 1, "same", ("w8a8", "w3a2")),  # Cin = 1
+    ((7, 6, 8), 4, 3, 2, "same", ("w8a8", "w4a4", "w7a2")),  # stride 2
+    ((4, 4, 32), 9, 1, 1, 0, ("w8a8", "w2a2", "w5a4")),  # 1x1
+    ((5, 7, 12), 3, (2, 3), 1, (1, 0, 0, 2), ("w6a7", "w4a3")),  # asymmetric window/padding
+    ((3, 3, 6), 7, 3, 1, 0, ("w8a5", "w2a8")),  # odd Cin (element path), 1 output pixel
+]
+
+
+@pytest.mark.parametrize(("shape", "cout", "kernel", "stride", "padding", "pairs"), GEOMETRIES)
+def test_geometries(shape, cout, kernel, stride, padding, pairs) -> None:
+    for i, text in enumerate(pairs):
+        pair = BitPair.parse(text)
+        g = conv_graph(
+            i + 7,
+            shape,
+            cout,
+            w_bits=pair.w,
+            a_bits=pair.a,
+            out_bits=8 - i * 2,
+            kernel=kernel,
+            stride=stride,
+            padding=padding,
+            zero_point=(2 * i) % (1 << pair.a),
+        )
+        check_layer(g, "op", seed=i, prefer="smlad2")
+
+
+@pytest.mark.parametrize("pair", ["w8a8", "w4a4", "w2a2", "w3a6"])
+@pytest.mark.parametrize("shape", [(3, 3, 8), (40,), (2, 2, 5)])
+def test_linear(pair: str, shape: tuple[int, ...]) -> None:
+    p = BitPair.parse(pair)
+    g = conv_graph(3, shape, 10, kind="linear", w_bits=p.w, a_bits=p.a, out_bits=8)
+    code = check_layer(g, "op", seed=1, prefer="smlad2")
+    assert code.kernel.startswith(f"mq_fc_{pair}_nc_1x1_")
+
+
+def test_weight_stream_holds_every_weight_once() -> None:
+    g = conv_geometry(*_graph_op(conv_graph(1, (4, 4, 8), 6, w_bits=4, a_bits=4, out_bits=4)))
+    order = smlad.stream_order(g)
+    real = order[order >= 0]
+    assert sorted(real.tolist()) == list(range(g.k))
+    words = smlad.weight_stream(g, order)
+    assert words.shape == (2, order.shape[0], 4)
+    lanes = np.stack([words & 0xFFFF, words >> 16], axis=-1).astype(np.uint16).view(np.int16)
+    w = g.weight.reshape(g.cout, -1)
+    for c in range(g.cout):
+        got = lanes[c // 4, :, c % 4, :]
+        mask = order >= 0
+        assert np.array_equal(got[mask], w[c][order[mask]])
+        assert not got[~mask].any()
+    assert not lanes[1, :, 2:, :].any()  # padded channels 6, 7
+
+
+def test_folded_bias_and_flash_cost() -> None:
+    graph = conv_graph(2, (4, 4, 8), 8, w_bits=8, a_bits=8, out_bits=8, zero_point=5)
+    g = conv_geometry(*_graph_op(graph))
+    want = g.bias - 5 * g.weight.reshape(8, -1).astype(np.int64).sum(axis=1)
+    assert np.array_equal(smlad.folded_bias(g), want)
+    code = render_layer(graph, graph.op("op"), "mq_l0", prefer="smlad2")
+    assert code.weight_bytes == 2 * g.k * g.cout  # int16 lanes: 2 flash bytes per weight
+    assert code.scratch_bytes == 2 * 2 * g.k  # two pixels of int16 lanes
+
+
+def test_unsupported_ops_are_refused() -> None:
+    g = conv_graph(1, (4, 4, 8), 8, w_bits=8, a_bits=8, out_bits=8, depthwise=True)
+    assert smlad.supports(g, g.op("op"), "m4") is None
+    assert smlad.supports(g, g.op("op"), "scalar") is None
+    with pytest.raises(UnsupportedModelError, match="op"):
+        smlad.render(g, g.op("op"), "mq_x", "m4")
+
+
+def _graph_op(graph):
+    return graph, graph.op("op")
