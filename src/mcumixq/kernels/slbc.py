@@ -141,22 +141,28 @@ def block_words(steps: int) -> int:
 
 
 def requant_table(g: ConvGeometry, bias: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Per-channel {bias, M, R, sh} for the one-SMULL requantization, or {bias, M, s, 0}.
+    """Per-channel requantization constants: {K lo, K hi, M, s - 32} or {bias, M, s, 0}.
 
-    Fast form (every s > 32): y = ((acc*M >> 32) + R) >> (s - 32) with R = 2^(s-33) +
-    z_out*2^(s-32), exact because the dropped low word is below the rounding position; it needs
-    |acc*M >> 32| + R < 2^31 (|acc*M| < 2^62, so R < 2^30 suffices).
+    Fast form (every s > 32): y = (((t*M + K) >> 32) >> (s - 32)) with the int64 constant
+    K = bias*M + R*2^32, R = 2^(s-33) + z_out*2^(s-32): one SMLAL + ASR. Exact because
+    (acc*M + 2^(s-1)) >> s == ((acc*M >> 32) + 2^(s-33)) >> (s-32) for s > 32 (the dropped low
+    word lies below the rounding position) and z_out*2^(s-32) is a multiple of the final shift.
+    Needs |acc*M| < 2^62 (int32 acc, M < 2^31) and R < 2^30 so every sum stays in int64/int32.
     """
     s = g.shift.astype(np.int64)
     m = g.multiplier.astype(np.int64)
     b = bias[: g.cout].astype(np.int64)
-    fast = bool(np.all(s > 32))
-    if fast:
+    if np.all(s > 32):
         sh = s - 32
         r = (1 << (sh - 1)) + g.zo * (1 << sh)
-        fast = bool(np.all(np.abs(r) < (1 << 30)))
-    table = np.stack([b, m, r, sh] if fast else [b, m, s, np.zeros_like(s)], axis=1)
-    return table.astype(np.int32).reshape(-1), fast
+        if np.all(np.abs(r) < (1 << 30)):
+            k = [int(bc) * int(mc) + (int(rc) << 32) for bc, mc, rc in zip(b, m, r, strict=True)]
+            lo = np.array([v & 0xFFFFFFFF for v in k], dtype=np.uint64).astype(np.uint32)
+            hi = np.array([v >> 32 for v in k], dtype=np.int64)
+            table = np.stack([lo.view(np.int32).astype(np.int64), hi, m, sh], axis=1)
+            return table.astype(np.int32).reshape(-1), True
+    table = np.stack([b, m, s, np.zeros_like(s)], axis=1)
+    return table.astype(np.int32).reshape(-1), False
 
 
 def _arrays(g: ConvGeometry, fn: str, pw: PackedWeights, scheme: Scheme, kernel: str) -> str:
@@ -169,7 +175,8 @@ def _arrays(g: ConvGeometry, fn: str, pw: PackedWeights, scheme: Scheme, kernel:
     )
     table, fast = requant_table(g, pw.bias)
     q_note = (
-        "per channel {bias - (z+a_shift)*sum(w), M, 2^(s-33) + z_out*2^(s-32), s - 32}"
+        "per channel {K lo, K hi, M, s - 32}, K = bias'*M + (2^(s-33) + z_out*2^(s-32))*2^32, "
+        "bias' = bias - (z+a_shift)*sum(w)"
         if fast
         else "per channel {bias - (z+a_shift)*sum(w), M, s, 0}"
     )

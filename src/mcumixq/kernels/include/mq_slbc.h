@@ -97,8 +97,9 @@ typedef struct {
     MQ_SLBC_EXTRACT(BFX, "r8", "68") MQ_SLBC_EXTRACT(BFX, "r9", "72")
 
 #if MQ_HAVE_DSP && defined(__thumb2__)
-/* The whole reduction in asm: blocks of BLK_BYTES of act stream (n steps * 8 bytes, n the
- * scheme's bound rounded down to the unroll), each followed by the low-field extraction. The
+/* The whole reduction in asm: zero acc[] and low[], then blocks of BLK_BYTES of act stream
+ * (n steps * 8 bytes, n the scheme's bound rounded down to the unroll), each followed by the
+ * low-field extraction; acc[] is stored back at the end. The
  * stack holds [sp] block end, [sp+8] args, [sp+12] pa_end, so r0-r12 and lr all hold data.
  * The asm claims r1-r12 and lr; the layer function must be compiled with optimization (no
  * frame pointer in r7). */
@@ -108,7 +109,17 @@ typedef struct {
         __asm__ volatile("ldr r12, [r0, #40]\n\t"                                                \
                          "push {r0, r12}\n\t"                                                    \
                          "sub sp, sp, #8\n\t"                                                    \
-                         "ldm r0, {r0-r9}\n\t"                                                   \
+                         "movs r2, #0\n\t"                                                       \
+                         "movs r3, #0\n\t"                                                       \
+                         "movs r4, #0\n\t"                                                       \
+                         "movs r5, #0\n\t"                                                       \
+                         "movs r6, #0\n\t"                                                       \
+                         "movs r7, #0\n\t"                                                       \
+                         "movs r8, #0\n\t"                                                       \
+                         "movs r9, #0\n\t"                                                       \
+                         "add r12, r0, #44\n\t"                                                  \
+                         "stm r12, {r2-r9}\n\t"                                                  \
+                         "ldm r0, {r0, r1}\n\t"                                                  \
                          "2:\n\t"                                                                \
                          "addw r12, r0, #%c[blk]\n\t"                                            \
                          "ldr lr, [sp, #12]\n\t"                                                 \
@@ -138,6 +149,10 @@ static inline void mq_slbc_core_c(mq_slbc_args *args, int s, int blk_words, int 
 {
     const uint32_t *pa = args->pa;
     const uint32_t *pw = args->pw;
+    for (int i = 0; i < 8; ++i) {
+        args->acc[i] = 0;
+        args->low[i] = 0;
+    }
     while (pa != args->pa_end) {
         const uint32_t *end = (args->pa_end - pa > blk_words) ? pa + blk_words : args->pa_end;
         while (pa != end) {
