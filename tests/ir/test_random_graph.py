@@ -152,3 +152,24 @@ def test_tinyvgg_matches_the_peer_network() -> None:
     from mcumixq.ir.graph import op_macs
 
     assert abs(sum(op_macs(g, op) for op in g.ops) - 7.34e6) < 0.01e6
+
+
+@pytest.mark.parametrize(
+    ("build", "match"),
+    [
+        (lambda b: b.maxpool(2, padding=2), "padding"),
+        (lambda b: b.maxpool(5), "shape"),
+        (lambda b: b.maxpool(2, stride=0), "stride"),
+        (lambda b: b.avgpool(5), "shape"),
+        (lambda b: b.conv2d(3, padding=-1), "padding"),
+        (lambda b: b.conv2d(3, stride=(1, 0)), "stride"),
+        (lambda b: b.conv2d(3, w_bits=1), "w_bits"),
+        (lambda b: b.linear(3, a_bits=9), "a_bits"),
+    ],
+)
+def test_bad_builder_arguments_are_config_errors(
+    rng: np.random.Generator, build, match: str
+) -> None:
+    b = GraphBuilder(rng, (4, 4, 2))
+    with pytest.raises(ConfigError, match=match):
+        build(b)

@@ -36,6 +36,7 @@ def resolve_padding(
 
     'same' is TensorFlow's rule (output = ceil(in / stride), extra pad at the bottom/right).
     """
+    check_geometry(kernel, stride, (0, 0, 0, 0))
     if padding == "valid":
         return (0, 0, 0, 0)
     if padding == "same":
@@ -48,6 +49,16 @@ def resolve_padding(
     if isinstance(padding, tuple) and len(padding) == 4:
         return tuple(int(p) for p in padding)  # type: ignore[return-value]
     raise ConfigError(f"padding {padding!r} must be an int, (t, l, b, r), 'same' or 'valid'")
+
+
+def check_geometry(
+    kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int, int, int]
+) -> None:
+    """Reject non-positive kernels/strides and negative padding before any array is built."""
+    if min(kernel) < 1 or min(stride) < 1 or min(padding) < 0:
+        raise ConfigError(
+            f"kernel {kernel} and stride {stride} must be >= 1 and padding {padding} >= 0"
+        )
 
 
 def random_weights(rng: np.random.Generator, shape: tuple[int, ...], w_bits: int) -> np.ndarray:
@@ -94,6 +105,8 @@ class GraphBuilder:
     ) -> None:
         bits = check_bits(a_bits, "a_bits")
         _, qmax = a_range(bits)
+        if calib < 1:
+            raise ConfigError(f"calib={calib} must be >= 1 calibration samples")
         spec = TensorSpec(
             name="input", shape=tuple(int(d) for d in input_shape), bits=bits,
             scale=1.0 / qmax, zero_point=int(zero_point),
@@ -105,6 +118,11 @@ class GraphBuilder:
         self._values = {"input": rng.integers(0, qmax + 1, size=(calib, *spec.shape))}
         self.current = "input"
 
+    @staticmethod
+    def _need_feature_map(kind: str, x: TensorSpec) -> None:
+        if len(x.shape) != 3:
+            raise ConfigError(f"{kind} needs an (H, W, C) input, tensor {x.name!r} is {x.shape}")
+
     def spec(self, name: str | None = None) -> TensorSpec:
         """The spec of tensor `name` (default: current)."""
         return self._tensors[name or self.current]
@@ -115,6 +133,11 @@ class GraphBuilder:
     def _append(self, op: Op, spec: TensorSpec) -> str:
         if op.name in {o.name for o in self._ops} or spec.name in self._tensors:
             raise ConfigError(f"op {op.name!r}: name already used in this graph")
+        tensors = {**self._tensors, spec.name: spec}
+        partial = Graph(
+            name=self._name, input="input", output=spec.name, tensors=tensors, ops=(*self._ops, op)
+        )
+        validate_graph(partial)  # bad builder arguments fail here, before any array work
         self._tensors[spec.name] = spec
         self._ops.append(op)
         self._values[spec.name] = run_op(op, self._tensors, [self._values[n] for n in op.inputs])
@@ -163,6 +186,7 @@ class GraphBuilder:
         h, w, cin = x.shape
         k, st = _pair(kernel), _pair(stride)
         pad = resolve_padding(padding, k, st, (h, w))
+        check_geometry(k, st, pad)
         cout = cin if depthwise or out_channels is None else int(out_channels)
         wshape = (cin, *k, 1) if depthwise else (cout, *k, cin)
         op = Op(
@@ -202,9 +226,11 @@ class GraphBuilder:
     ) -> str:  # fmt: skip
         """Append a max pool (stride defaults to the kernel); quantization passes through."""
         x = self.spec(src)
+        self._need_feature_map("maxpool", x)
         k = _pair(kernel)
         st = _pair(stride) if stride is not None else k
         pad = resolve_padding(padding, k, st, x.shape[:2])
+        check_geometry(k, st, pad)
         h, w, c = x.shape
         shape = (
             (h + pad[0] + pad[2] - k[0]) // st[0] + 1,
@@ -233,9 +259,11 @@ class GraphBuilder:
     ) -> str:  # fmt: skip
         """Append an average pool (global when kernel is None) requantized to `a_bits`."""
         x = self.spec(src)
+        self._need_feature_map("avgpool", x)
         h, w, c = x.shape
         k = _pair(kernel) if kernel is not None else (h, w)
         st = _pair(stride) if stride is not None else k
+        check_geometry(k, st, (0, 0, 0, 0))
         bits = check_bits(a_bits if a_bits is not None else x.bits, "a_bits")
         qin, qout = a_range(x.bits)[1], a_range(bits)[1]
         m, s = _multipliers(np.array([qout / (qin * k[0] * k[1])]))
@@ -262,6 +290,8 @@ class GraphBuilder:
     ) -> str:  # fmt: skip
         """Append a residual add of tensors a and b, calibrated in real units."""
         xa, xb = self.spec(a), self.spec(b)
+        if xa.shape != xb.shape:
+            raise ConfigError(f"add: tensors {a!r} {xa.shape} and {b!r} {xb.shape} differ in shape")
         bits = check_bits(a_bits if a_bits is not None else xa.bits, "a_bits")
         _, qmax = a_range(bits)
         real = sum(t.scale * (self._values[t.name] - t.zero_point) for t in (xa, xb))
