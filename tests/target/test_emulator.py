@@ -248,3 +248,39 @@ def test_smlad_dot_product_matches_its_hand_priced_disassembly(tmp_path: Path, t
         ha, hb = ((h ^ 0x8000) - 0x8000 for h in (ha, hb))
         expected = _s32(int((ha * hb).sum()))
         assert struct.unpack("<i", r.symbols["mq_result"])[0] == expected
+
+
+SEMIHOST_C = """
+#include <stdint.h>
+static int semihost(int op, const void *arg) {
+  register int r0 __asm__("r0") = op;
+  register const void *r1 __asm__("r1") = arg;
+  __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
+  return r0;
+}
+int32_t mq_unsupported;
+uint32_t mq_after;
+int main(void) {
+  char c = '!';
+  uint32_t block[3] = {1, (uint32_t)"xyz\\n", 4};
+  uint32_t status[2] = {0x20026, 3};
+  semihost(0x04, "hello\\n");     /* SYS_WRITE0 */
+  semihost(0x03, &c);             /* SYS_WRITEC */
+  semihost(0x05, block);          /* SYS_WRITE to stdout */
+  mq_unsupported = semihost(0x10, 0);  /* SYS_CLOCK: not served */
+  mq_after = 42;
+  semihost(0x20, status);         /* SYS_EXIT_EXTENDED, ApplicationExit, code 3 */
+  mq_after = 43;
+  return 0;
+}
+"""
+
+
+def test_semihosting_output_and_exit(tmp_path: Path, toolchain) -> None:
+    src = tmp_path / "sh.c"
+    src.write_text(SEMIHOST_C)
+    elf = build_elf([src], tmp_path / "sh.elf", board=get_board("nucleo-l4r5zi"))
+    r = run_elf(elf, read=["mq_unsupported", "mq_after"])
+    assert (r.stop, r.exit_code, r.output) == ("exit", 3, "hello\n!xyz\n")
+    assert struct.unpack("<i", r.symbols["mq_unsupported"])[0] == -1
+    assert struct.unpack("<I", r.symbols["mq_after"])[0] == 42

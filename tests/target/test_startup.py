@@ -50,7 +50,7 @@ def boot_elf(tmp_path: Path, toolchain) -> Path:
 
 def test_unicorn_runs_startup_then_main(boot_elf: Path) -> None:
     r = run_elf(boot_elf, read=["mq_status", "initialised"])
-    assert r.stop == "bkpt"  # stops at the semihosting BKPT
+    assert (r.stop, r.exit_code) == ("exit", 0)  # semihosting SYS_EXIT, ApplicationExit
     assert r.symbols["mq_status"] == bytes(4)
     assert r.board == "mps2-an386"
     assert r.functions["_start"] > 0 and r.inclusive["main"] > 0

@@ -55,9 +55,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         emit_json("run", result.to_json())
         return 0
+    if result.output:
+        print(result.output, end="" if result.output.endswith("\n") else "\n")
+    exit_note = "" if result.exit_code is None else f" (exit code {result.exit_code})"
     print(
         f"{args.elf.name} on {result.board}: {result.cycles} cycles, "
-        f"{result.instructions} instructions, stop={result.stop}"
+        f"{result.instructions} instructions, stop={result.stop}{exit_note}"
     )
     print(
         f"flash {result.flash_bytes} B, SRAM {result.sram_bytes} B (stack {result.stack_bytes} B)\n"

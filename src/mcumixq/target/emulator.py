@@ -19,10 +19,12 @@ from mcumixq.target.boards import Board
 from mcumixq.target.elf import ElfImage, load_elf
 from mcumixq.target.memory import board_for, memory_usage
 from mcumixq.target.profiler import BlockProfiler
+from mcumixq.target.semihost import SEMIHOST_BKPT, Semihost
 from mcumixq.target.uchook import add_block_hook
 
 STACK_PAINT = 0xA5
-RETURN_TRAP = 0x6000_0000  # executable page holding `BKPT #0xfd`: LR target of a called entry
+# Executable pages holding `BKPT #0xfd`, the LR of a called entry: the first one outside the board
+RETURN_TRAPS = (0x6000_0000, 0x7000_0000, 0x1000_0000)
 _TRAP_CODE = bytes((0xFD, 0xBE))  # BKPT #0xfd
 _EXCEPTIONS = {1: "undefined instruction", 2: "SVC", 3: "prefetch abort", 4: "data abort"}
 _EXCP_BKPT = 7
@@ -43,7 +45,8 @@ class RunResult:
 
     `sram_bytes` = .data + .bss + measured stack high-water mark (`stack_bytes`);
     `flash_bytes` = every allocated section with contents; `sections` gives bytes per section.
-    `stop` is 'bkpt' (BKPT executed) or 'return' (a called entry function returned).
+    `stop` is 'bkpt' (BKPT executed), 'return' (a called entry function returned) or 'exit'
+    (semihosting SYS_EXIT, status in `exit_code`).
     """
 
     cycles: int
@@ -57,6 +60,8 @@ class RunResult:
     stop: str
     symbols: dict[str, bytes] = field(default_factory=dict)
     board: str = ""
+    output: str = ""  # semihosting output (SYS_WRITEC/WRITE0/WRITE to stdout/stderr)
+    exit_code: int | None = None  # semihosting SYS_EXIT status, when the firmware exited
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict (DESIGN §7 fields first-class; symbol bytes as hex strings)."""
@@ -72,6 +77,8 @@ class RunResult:
             "stop": self.stop,
             "symbols": {k: v.hex() for k, v in self.symbols.items()},
             "board": self.board,
+            "output": self.output,
+            "exit_code": self.exit_code,
         }
 
 
@@ -84,14 +91,27 @@ class _Stop:
     address: int | None = None
 
 
-def _map_memory(uc: Any, image: ElfImage, board: Board) -> None:
+def _trap_address(board: Board) -> int:
+    for trap in RETURN_TRAPS:
+        if not any(
+            origin <= trap < origin + size
+            for origin, size in (
+                (board.flash_origin, board.flash_bytes),
+                (board.sram_origin, board.sram_bytes),
+            )
+        ):
+            return trap
+    raise ConfigError(f"board {board.name}: no free page for the return trap; move its memory")
+
+
+def _map_memory(uc: Any, image: ElfImage, board: Board, trap: int) -> None:
     import unicorn as uc_mod
 
     ro = uc_mod.UC_PROT_READ | uc_mod.UC_PROT_EXEC
     uc.mem_map(board.flash_origin, board.flash_bytes, ro)
     uc.mem_map(board.sram_origin, board.sram_bytes, uc_mod.UC_PROT_ALL)
-    uc.mem_map(RETURN_TRAP, 0x1000, ro)
-    uc.mem_write(RETURN_TRAP, _TRAP_CODE)
+    uc.mem_map(trap, 0x1000, ro)
+    uc.mem_write(trap, _TRAP_CODE)
     for seg in image.segments:
         # Load at the load address (flash) and, like the startup code, at the run address, so
         # an entry that is not `_start` still sees initialised .data and zeroed .bss.
@@ -145,15 +165,22 @@ def _start_symbol(image: ElfImage, entry: str) -> int:
     return sym.address
 
 
-def _add_fault_hooks(uc: Any, stop: _Stop) -> None:
+def _add_fault_hooks(uc: Any, stop: _Stop, semihost: Semihost, trap: int) -> None:
     import unicorn as U
     from unicorn.arm_const import UC_ARM_REG_PC
 
     def on_interrupt(uc: Any, intno: int, _user: Any) -> None:
-        stop.pc = uc.reg_read(UC_ARM_REG_PC)
+        pc = uc.reg_read(UC_ARM_REG_PC)
         if intno == _EXCP_BKPT:
-            code = bytes(uc.mem_read(stop.pc, 2))
-            if stop.pc == RETURN_TRAP:
+            code = bytes(uc.mem_read(pc, 2))
+            if code == SEMIHOST_BKPT:
+                try:
+                    if not semihost.call(uc, pc):
+                        return  # served: the firmware continues after the BKPT
+                    stop.reason = "exit"
+                except U.UcError:
+                    stop.reason = "semihosting call with an unmapped pointer"
+            elif pc == trap:
                 stop.reason = "return"
             elif code[0] == 0xFE:
                 stop.reason = "processor fault (fault handler reached)"
@@ -161,6 +188,7 @@ def _add_fault_hooks(uc: Any, stop: _Stop) -> None:
                 stop.reason = "bkpt"
         else:
             stop.reason = _EXCEPTIONS.get(intno, f"processor exception {intno}")
+        stop.pc = pc
         uc.emu_stop()
 
     def on_bad_memory(uc: Any, access: int, address: int, *_rest: Any) -> bool:
@@ -227,11 +255,12 @@ def run_elf(
 
     uc = U.Uc(U.UC_ARCH_ARM, U.UC_MODE_THUMB | U.UC_MODE_MCLASS)
     uc.ctl_set_cpu_model(A.UC_CPU_ARM_CORTEX_M4)
-    _map_memory(uc, image, board)
+    trap = _trap_address(board)
+    _map_memory(uc, image, board, trap)
     floor, top = usage.stack_floor, board.stack_top
     uc.mem_write(floor, bytes((STACK_PAINT,)) * (top - floor))
     uc.reg_write(A.UC_ARM_REG_SP, top)
-    uc.reg_write(A.UC_ARM_REG_LR, RETURN_TRAP | 1)
+    uc.reg_write(A.UC_ARM_REG_LR, trap | 1)
     _write_inputs(uc, image, inputs)
     if inputs and entry != "main" and "main" in image.symbols:
         _rewrite_inputs_at_main(uc, image, inputs)
@@ -239,7 +268,8 @@ def run_elf(
     profiler = BlockProfiler(image, max_instructions, image.function_at(start))
     add_block_hook(uc, profiler.make_hook(uc))
     stop = _Stop()
-    _add_fault_hooks(uc, stop)
+    semihost = Semihost()
+    _add_fault_hooks(uc, stop, semihost, trap)
     try:
         uc.emu_start(start | 1, 0xFFFF_FFFF)
     except U.UcError as err:
@@ -260,7 +290,7 @@ def run_elf(
             f"(PC {stop.pc:#010x} in {image.function_at(stop.pc)}); the code may loop "
             "forever, or raise the limit (--max-instructions)"
         )
-    if stop.reason not in ("bkpt", "return"):
+    if stop.reason not in ("bkpt", "return", "exit"):
         stop.pc = stop.pc or uc.reg_read(A.UC_ARM_REG_PC)
         raise EmulationError(f"{image.path.name}: {_describe(image, stop, profiler.last_block())}")
     profile = profiler.finish()
@@ -277,4 +307,6 @@ def run_elf(
         stop=stop.reason,
         symbols={n: bytes(uc.mem_read(s.address, s.size)) for n, s in wanted.items()},
         board=board.name,
+        output="".join(semihost.output),
+        exit_code=semihost.exit_code,
     )
