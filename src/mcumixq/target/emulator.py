@@ -218,9 +218,13 @@ def _rewrite_inputs_at_main(uc: Any, image: ElfImage, inputs: Mapping[str, bytes
 
 
 def _stack_bytes(uc: Any, floor: int, top: int) -> int:
-    """Deepest stack use: painted bytes below the deepest overwrite are untouched."""
+    """Deepest stack use: painted bytes below the deepest overwrite are untouched.
+
+    Rounded up to whole words: SP moves in words, a sub-word write only touches part of one.
+    """
     painted = bytes(uc.mem_read(floor, top - floor))
-    return len(painted.lstrip(bytes((STACK_PAINT,))))
+    used = len(painted.lstrip(bytes((STACK_PAINT,))))
+    return (used + 3) & ~3
 
 
 def run_elf(
