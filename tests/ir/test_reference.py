@@ -236,3 +236,30 @@ def test_reference_handles_realistic_batch_quickly(rng: np.random.Generator) -> 
     x = _input(rng, graph, 20)
     out = run_graph(graph, x, batch_size=8)
     np.testing.assert_array_equal(out[5], run_graph(graph, x[5]))
+
+
+@pytest.mark.parametrize("forced", [np.int64, np.float64, np.float32])
+def test_every_matmul_dtype_path_agrees(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch, forced: type
+) -> None:
+    """The int64 fallback (never chosen for int8 layers of real size) and both float paths give
+    the same answers; a 4-bit graph keeps every float32 partial sum below 2^24."""
+    import mcumixq.ir.reference as reference
+
+    graph = tiny_cnn(rng, 4, 4)
+    x = _input(rng, graph, 5)
+    want = run_graph(graph, x)
+    monkeypatch.setattr(reference, "matmul_dtype", lambda w, dx: forced)
+    np.testing.assert_array_equal(run_graph(graph, x), want)
+
+
+def test_im2col_blocking_is_invisible(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mcumixq.ir.reference as reference
+
+    graph = tiny_cnn(rng, 8, 8)
+    x = _input(rng, graph, 6)
+    want = run_graph(graph, x)
+    monkeypatch.setattr(reference, "IM2COL_BYTES", 1)  # one image per block
+    np.testing.assert_array_equal(run_graph(graph, x), want)
