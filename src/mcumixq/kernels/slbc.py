@@ -39,6 +39,7 @@ SUPPORT = (
     "include/mq_slbc.h",
 )
 TILE = Tile(pixels=2, channels=8)
+MAX_BLOCK_STEPS = 508  # ADDW's 12-bit immediate: 8 * steps <= 4095, a multiple of 4
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -124,12 +125,23 @@ def _kernel(g: ConvGeometry, scheme: Scheme) -> str:
     )  # fmt: skip
 
 
+# Emulated M4 cycles of the asm core (TRM model): one step (6 grouped LDR + 8 SMLAD), the
+# loop test per iteration, and one block's start + low-field extraction of 8 accumulators.
+STEP_CYCLES, LOOP_CYCLES, BLOCK_CYCLES = 16.0, 6.0, 69.0
+
+
 def unroll(steps: int) -> int:
-    """Steps per iteration of the asm core (4 when the bound allows, else 2)."""
-    return 4 if steps >= 4 else 2
+    """Steps per asm loop iteration (1, 2 or 4) minimising cycles per step for the bound n.
 
+    Blocks hold n rounded down to the unroll, so a larger unroll can cost extractions.
+    """
 
-MAX_BLOCK_STEPS = 508  # ADDW's 12-bit immediate: 8 * steps <= 4095, a multiple of 4
+    def per_step(u: int) -> float:
+        n = min(steps, MAX_BLOCK_STEPS)
+        n -= n % u
+        return STEP_CYCLES + LOOP_CYCLES / u + BLOCK_CYCLES / n if n else float("inf")
+
+    return min((4, 2, 1), key=per_step)
 
 
 def block_words(steps: int) -> int:
