@@ -125,7 +125,10 @@ class GraphBuilder:
 
     def spec(self, name: str | None = None) -> TensorSpec:
         """The spec of tensor `name` (default: current)."""
-        return self._tensors[name or self.current]
+        key = name or self.current
+        if key not in self._tensors:
+            raise ConfigError(f"unknown tensor {key!r}; known: {', '.join(self._tensors)}")
+        return self._tensors[key]
 
     def _next_name(self, name: str | None) -> str:
         return name or f"layers.{len(self._ops)}"
