@@ -23,12 +23,15 @@ from mcumixq.kernels.carray import c_array
 from mcumixq.kernels.geometry import ConvGeometry, conv_geometry
 from mcumixq.kernels.names import kernel_name
 from mcumixq.kernels.registry import LayerCode, header_comment, template_env
+from mcumixq.kernels.requant import fast_requant
 
 NAME = "smlad2"
 SCHEMES = ("smlad2",)
 PRIORITY = 10
 FAMILY_DIR = Path(__file__).resolve().parent
 TEMPLATE = "conv2d__m4_smlad2.c.in"
+TEMPLATE_SMALL = "conv2d__m4_smlad2_small.c.in"
+SMALL_K = 32  # largest K of the small (first-layer) kernel: its window lives in registers
 SUPPORT = (
     "include/mq_types.h",
     "include/mq_m4.h",
@@ -117,7 +120,7 @@ def _padded(values: np.ndarray, n: int, fill: int) -> np.ndarray:
     return out
 
 
-def name_of(g: ConvGeometry) -> str:
+def name_of(g: ConvGeometry, *, small: bool = False) -> str:
     """Kernel name: window 3x3/1x1 when it is one, s2 for stride-2 layers."""
     window = f"{g.kh}x{g.kw}" if (g.kh, g.kw) in ((3, 3), (1, 1)) else "kxk"
     if g.kind == "linear":
@@ -126,8 +129,85 @@ def name_of(g: ConvGeometry) -> str:
     return kernel_name(
         op="fc" if g.kind == "linear" else "conv2d", w_bits=g.w_bits, a_bits=g.in_bits,
         layout="nc" if g.kind == "linear" else "nhwc", window=window, stride=stride,
-        tile="2x4c2", isa="m4", scheme="smlad2",
+        tile="2x1c2" if small else "2x4c2", isa="m4", scheme="smlad2",
     )  # fmt: skip
+
+
+def is_small(g: ConvGeometry) -> bool:
+    """First-layer shape (element im2col, K <= SMALL_K): the 2 px x 1 ch kernel with the window
+    held in registers; the 4-channel block core would spend more on its per-block overhead and
+    unroll padding than on MACs at K = 9 or 27."""
+    return not is_fast(g) and g.k <= SMALL_K
+
+
+def _requant_arrays(g: ConvGeometry, function: str, what: str, n: int) -> tuple[str, bool]:
+    """M plus either the folded (k, rs) of mq_requantize_hi or the plain shift s, padded to n."""
+    m = np.broadcast_to(np.asarray(g.multiplier).reshape(-1), (g.cout,))
+    s = np.broadcast_to(np.asarray(g.shift).reshape(-1), (g.cout,))
+    parts = [c_array(f"{function}_m", "int32_t", _padded(m, n, 1 << 30),
+                     f"{what}: multiplier M [{n}]", hex_data=False)]  # fmt: skip
+    fast_rq = fast_requant(s, g.zo)
+    if fast_rq is None:
+        parts.append(c_array(f"{function}_s", "int32_t", _padded(s, n, 31),
+                             f"{what}: shift s [{n}]", hex_data=False))  # fmt: skip
+    else:
+        parts.append(c_array(f"{function}_k", "int32_t", _padded(fast_rq.k, n, 0),
+                             f"{what}: 2^(s-33) + z_out * 2^(s-32) [{n}] (mq_requantize_hi)",
+                             hex_data=False))  # fmt: skip
+        parts.append(c_array(f"{function}_r", "int32_t", _padded(fast_rq.rs, n, 1),
+                             f"{what}: s - 32 [{n}]", hex_data=False))  # fmt: skip
+    return "\n".join(parts), fast_rq is not None
+
+
+def _block_params(g: ConvGeometry, function: str, what: str) -> tuple[dict, int, int]:
+    """Template parameters, weight bytes and channel count of the 2 px x 4 ch block kernel."""
+    order = stream_order(g)
+    steps = order.shape[0]
+    words = weight_stream(g, order)
+    nb = words.shape[0]
+    rq, fastrq = _requant_arrays(g, function, what, 4 * nb)
+    arrays = "\n".join((
+        c_array(f"{function}_w", "uint32_t", words,
+                f"{what}: weights as int16 lanes, [{nb} blocks of 4 ch][{steps} steps][4 ch],"
+                "\nword = w[c][k0] | w[c][k1] << 16 in im2col stream order"),
+        c_array(f"{function}_b", "int32_t", _padded(folded_bias(g), 4 * nb, 0),
+                f"{what}: bias - z_in * sum(w), int32 mod 2^32 [{4 * nb}]", hex_data=False),
+        rq,
+    ))  # fmt: skip
+    fast = is_fast(g)
+    words_per_tap = g.in_pixel_bytes // 4
+    if fast:  # lane words written by the word unpack, then zero tail up to `steps`
+        real_steps = g.kh * g.kw * words_per_tap * 16 // g.in_sb
+    else:
+        real_steps = -(-(g.kh * g.kw * g.cin) // 2)
+    params = {
+        "arrays": arrays, "fast": fast, "steps": steps, "k_pad": 2 * steps,
+        "unroll": unroll_of(steps), "fastrq": fastrq, "nblocks": nb,
+        "last_valid": g.cout - 4 * (nb - 1), "zpair": g.zi | (g.zi << 16),
+        "words_per_tap": words_per_tap, "lanes_per_tap": words_per_tap * 16 // g.in_sb,
+        "tail_words": steps - real_steps, "scratch": 8 * steps,
+    }  # fmt: skip
+    return params, int(words.size * 4), 4 * nb
+
+
+def _small_params(g: ConvGeometry, function: str, what: str) -> tuple[dict, int, int]:
+    """Template parameters, weight bytes and channel count of the 2 px x 1 ch small-K kernel."""
+    steps = -(-g.k // 2)
+    rows = np.zeros((g.cout, 2 * steps), dtype=np.int64)
+    rows[:, : g.k] = g.weight.reshape(g.cout, -1)
+    lanes = rows.reshape(g.cout, steps, 2) & 0xFFFF
+    words = (lanes[..., 0] | (lanes[..., 1] << 16)).astype(np.uint32)
+    rq, fastrq = _requant_arrays(g, function, what, g.cout)
+    arrays = "\n".join((
+        c_array(f"{function}_w", "uint32_t", words,
+                f"{what}: weights as int16 lanes [{g.cout} ch][{steps} steps],"
+                "\nword = w[c][2j] | w[c][2j+1] << 16 in OHWI order"),
+        c_array(f"{function}_b", "int32_t", folded_bias(g),
+                f"{what}: bias - z_in * sum(w), int32 mod 2^32 [{g.cout}]", hex_data=False),
+        rq,
+    ))  # fmt: skip
+    params = {"arrays": arrays, "steps": steps, "fastrq": fastrq, "scratch": 0}
+    return params, int(words.size * 4), g.cout
 
 
 def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
@@ -135,44 +215,20 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
     if supports(graph, op, isa) is None:
         raise UnsupportedModelError(f"{op.name} ({op.kind}): not a dense conv2d/linear on the m4")
     g = conv_geometry(graph, op)
-    order = stream_order(g)
-    steps = order.shape[0]
-    words = weight_stream(g, order)
-    nb = words.shape[0]
-    m = np.broadcast_to(np.asarray(g.multiplier).reshape(-1), (g.cout,))
-    s = np.broadcast_to(np.asarray(g.shift).reshape(-1), (g.cout,))
-    kernel = name_of(g)
-    what = f"{g.name} ({g.kind}) w{g.w_bits}a{g.in_bits}, scheme smlad2 2x4c2"
-    arrays = "\n".join(
-        (
-            c_array(f"{function}_w", "uint32_t", words,
-                    f"{what}: weights as int16 lanes, [{nb} blocks of 4 ch][{steps} steps][4 ch],"
-                    "\nword = w[c][k0] | w[c][k1] << 16 in im2col stream order"),
-            c_array(f"{function}_b", "int32_t", _padded(folded_bias(g), 4 * nb, 0),
-                    f"{what}: bias - z_in * sum(w), int32 mod 2^32 [{4 * nb}]", hex_data=False),
-            c_array(f"{function}_m", "int32_t", _padded(m, 4 * nb, 1 << 30),
-                    f"{what}: multiplier M [{4 * nb}]", hex_data=False),
-            c_array(f"{function}_s", "int32_t", _padded(s, 4 * nb, 31),
-                    f"{what}: shift s [{4 * nb}]", hex_data=False),
-        )
+    small = is_small(g)
+    kernel = name_of(g, small=small)
+    tile = "2x1c2" if small else "2x4c2"
+    what = f"{g.name} ({g.kind}) w{g.w_bits}a{g.in_bits}, scheme smlad2 {tile}"
+    build = _small_params if small else _block_params
+    params, weight_bytes, channels = build(g, function, what)
+    template = TEMPLATE_SMALL if small else TEMPLATE
+    source = template_env(FAMILY_DIR).get_template(template).render(
+        header=header_comment(f"conv2d/{template}", f"{kernel} K={g.k} steps={params['steps']}"),
+        g=g, kernel=kernel, fn=function, npix=g.oh * g.ow, **params,
     )  # fmt: skip
-    fast = is_fast(g)
-    real_steps = int(np.any(order >= 0, axis=1).nonzero()[0].max()) + 1 if g.k else 0
-    if fast:
-        real_steps = g.kh * g.kw * g.in_pixel_bytes * 8 // g.in_sb // 2
-    else:
-        real_steps = -(-(g.kh * g.kw * g.cin) // 2)
-    source = template_env(FAMILY_DIR).get_template(TEMPLATE).render(
-        header=header_comment(f"conv2d/{TEMPLATE}", f"{kernel} K={g.k} steps={steps}"),
-        g=g, kernel=kernel, fn=function, arrays=arrays, fast=fast, steps=steps,
-        k_pad=2 * steps, unroll=unroll_of(steps), npix=g.oh * g.ow, nblocks=nb,
-        last_valid=g.cout - 4 * (nb - 1), zpair=g.zi | (g.zi << 16),
-        words_per_tap=g.in_pixel_bytes // 4, lanes_per_tap=(g.in_pixel_bytes // 4) * 16 // g.in_sb,
-        tail_words=steps - real_steps,
-    )  # fmt: skip
-    weight_bytes = int(words.size * 4)
+    per_channel = 16 if params["fastrq"] else 12  # bias, M and (k, rs) or s
     return LayerCode(
         function=function, kernel=kernel, source=source, support_files=SUPPORT,
-        scratch_bytes=8 * steps, const_bytes=weight_bytes + 12 * 4 * nb,
+        scratch_bytes=params["scratch"], const_bytes=weight_bytes + per_channel * channels,
         weight_bytes=weight_bytes, inplace=False, scheme="smlad2",
     )  # fmt: skip

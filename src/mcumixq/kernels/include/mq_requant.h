@@ -49,4 +49,14 @@ static inline int32_t mq_requantize_fast(int32_t acc, int32_t M, int32_t s, int3
     return mq_requantize(acc, M, s, z, lo, hi);
 }
 
+/* Same result as mq_requantize for s >= 33, with the per-channel constants of
+ * kernels/requant.py: k = 2^(s-33) + z*2^(s-32) (< 2^30), rs = s - 32. One SMULL (high word),
+ * one add, one shift and the clamp (USAT when lo = 0 and hi = 2^b - 1). */
+static inline int32_t mq_requantize_hi(int32_t acc, int32_t M, int32_t k, int32_t rs, int32_t lo,
+                                       int32_t hi)
+{
+    int32_t h = (int32_t)mq_asr64((int64_t)acc * (int64_t)M, 32); /* |h| <= 2^30 */
+    return mq_clamp32(mq_asr32(h + k, rs), lo, hi);
+}
+
 #endif /* MQ_REQUANT_H */
