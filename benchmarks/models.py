@@ -32,6 +32,12 @@ from mcumixq.quant.prepare import prepare_qat
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CALIBRATION_IMAGES = 64
+# DESIGN §8, TinyVGG-0.25 on 28x28x1 at 8/8 on the same cycle model: (cycles, peak activation B).
+TINYVGG_PEERS = {
+    "CMSIS-NN s8": (19_360_000, 25_000),
+    "CMix-NN 8/8": (18_920_000, 25_000),
+    "TinyEngine s8": (21_310_000, 25_000),
+}
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,15 @@ def markdown(rows: list[dict[str, object]], bits: str) -> str:
             f"| {r['weight_bytes']} | {r['sram_bytes']} | {r['arena_bytes']} "
             f"| {'yes' if r['bit_exact'] else 'NO'} ({r['selftest_samples']}) |"
         )
+    vgg = next((r for r in rows if r["model"] == "tinyvgg"), None)
+    if vgg is not None and bits == "8/8":
+        lines += ["", "TinyVGG-0.25 against the peers of DESIGN §8 (same cycle model):", ""]
+        for peer, (cycles, act) in TINYVGG_PEERS.items():
+            speedup = cycles / int(vgg["cycles"])
+            lines.append(
+                f"- {peer}: {cycles / 1e6:.2f} M cycles, ~{act // 1000} KB activations "
+                f"-> mcumixq {speedup:.2f}x faster"
+            )
     return "\n".join(lines) + "\n"
 
 
