@@ -205,11 +205,21 @@ def _check_add(op: Op, tensors: dict[str, TensorSpec]) -> None:
     _check_requant(op, 2, tensors[op.output])
 
 
+def _check_attr_types(op: Op) -> None:
+    """Types of the geometry attributes, so later comparisons never meet an array or junk."""
+    for field, n in (("kernel", 2), ("stride", 2), ("padding", 4)):
+        if not _int_tuple(getattr(op, field), n):
+            raise _fail(op, field, f"{_show(getattr(op, field))} must be a tuple of {n} ints")
+    if not _is_int(op.groups):
+        raise _fail(op, "groups", f"{_show(op.groups)} must be an int")
+
+
 def _check_op_links(op: Op, graph: Graph, produced: set[str]) -> None:
     if not isinstance(op.name, str) or not op.name:
         raise ConfigError(f"op {_show(op.name)}: name must be a non-empty string (the layer's FQN)")
     if not isinstance(op.kind, str) or op.kind not in OP_KINDS:
         raise _fail(op, "kind", f"is not one of {', '.join(OP_KINDS)}")
+    _check_attr_types(op)
     arity = 2 if op.kind == "add" else 1
     if not isinstance(op.inputs, tuple) or len(op.inputs) != arity:
         raise _fail(op, "inputs", f"{_show(op.inputs)} must be a tuple of {arity} tensor name(s)")
