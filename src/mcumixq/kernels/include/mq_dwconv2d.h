@@ -15,6 +15,14 @@
 #include "mq_m4.h"
 #include "mq_types.h"
 
+/* Unroll the pixel loop of the unpack 4x (gcc): removes the register moves of the sliding
+ * PX-PAR lanes and 3 of 4 loop branches, about 4% of a 3x3 layer. Other compilers ignore it. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define MQ_DW_UNROLL4 _Pragma("GCC unroll 4")
+#else
+#define MQ_DW_UNROLL4
+#endif
+
 static inline uint32_t mq_dw_ld32(const uint8_t *p)
 {
     uint32_t v;
@@ -49,6 +57,33 @@ static inline uint32_t mq_dw_pkhbt(uint32_t x, uint32_t y)
 #else
     return (x & 0xFFFFu) | (y & 0xFFFF0000u);
 #endif
+}
+
+/* lo(x)*lo(y) + hi(x)*hi(y): SMUAD (an SMLAD without the accumulator register). */
+static inline int32_t mq_dw_smuad(uint32_t x, uint32_t y)
+{
+#if MQ_HAVE_DSP
+    return __smuad((int16x2_t)x, (int16x2_t)y);
+#else
+    return mq_smlad(x, y, 0);
+#endif
+}
+
+/* lo(x)*hi(y) + hi(x)*lo(y): SMUADX. */
+static inline int32_t mq_dw_smuadx(uint32_t x, uint32_t y)
+{
+#if MQ_HAVE_DSP
+    return __smuadx((int16x2_t)x, (int16x2_t)y);
+#else
+    return mq_smladx(x, y, 0);
+#endif
+}
+
+/* Signed value of the low `bits` bits of v (1..31): SBFX v, #0, #bits. */
+static inline int32_t mq_dw_sext(uint32_t v, int bits)
+{
+    uint32_t m = 1u << (bits - 1);
+    return mq_s32(((v & ((m << 1) - 1u)) ^ m) - m);
 }
 
 /* Unsigned field of `bits` bits at bit position `pos` of a little-end-first bit stream whose
