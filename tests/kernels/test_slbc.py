@@ -11,7 +11,7 @@ from mcumixq.ir.reference import run_graph_all
 from mcumixq.kernels import slbc
 from mcumixq.kernels.hosttest import run_layer_on_host
 from mcumixq.kernels.registry import FAMILIES, render_layer
-from mcumixq.numerics import ALL_PAIRS
+from mcumixq.numerics import ALL_PAIRS, BitPair
 from mcumixq.packing.layout import pack_tensor, tensor_bytes, unpack_tensor
 from mcumixq.packing.schemes import chpar_scheme
 
@@ -22,7 +22,10 @@ def conv_graph(
 ) -> Graph:  # fmt: skip
     """One conv2d layer with calibrated requantization (same padding)."""
     b = GraphBuilder(np.random.default_rng(seed), shape, a_bits=a_bits, zero_point=zero_point)
-    b.conv2d(cout, kernel=kernel, stride=stride, w_bits=w_bits, a_bits=out_bits, relu=seed % 2 == 0)
+    b.conv2d(
+        cout, kernel=kernel, stride=stride, w_bits=w_bits, a_bits=out_bits,
+        relu=seed % 2 == 0, name="op",
+    )  # fmt: skip
     return b.build()
 
 
@@ -105,3 +108,35 @@ def test_weight_flash_is_one_byte_per_weight() -> None:
     code = slbc.render(g, g.ops[-1], "mq_l", "m4")
     assert code.weight_bytes == 8 * 9 * 16  # 1 byte per weight
     assert code.scratch_bytes == 2 * 72 * 4
+
+
+EMU_CASES = [
+    # (shape, cout, kernel, stride, pair, zero point): asm core with unroll 4 / 2 / 1 (n = 3),
+    # the SBFX and UBFX extraction, many blocks (w4a5: n = 9) and a channel tail.
+    ((6, 5, 16), 16, 3, 1, "w4a4", 0),
+    ((5, 6, 32), 8, 1, 1, "w2a2", 1),
+    ((5, 5, 8), 12, 3, 2, "w2a8", 7),
+    ((6, 6, 20), 10, 3, 1, "w4a5", 3),
+    ((4, 5, 12), 8, 3, 1, "w6a2", 0),
+    ((4, 4, 64), 8, 3, 1, "w4a6", 2),
+]
+
+
+@pytest.mark.emulator
+@pytest.mark.parametrize(("shape", "cout", "kernel", "stride", "pair", "z"), EMU_CASES)
+def test_bit_exact_in_the_emulator(shape, cout, kernel, stride, pair, z, tmp_path) -> None:
+    """The inline-asm core (DSP path) against ir.reference through codegen's bench harness."""
+    from mcumixq.codegen.bench import bench_case
+
+    p = BitPair.parse(pair)
+    g = conv_graph(cout, shape, cout, w_bits=p.w, a_bits=p.a, out_bits=2 + cout % 7,
+                   kernel=kernel, stride=stride, zero_point=z)  # fmt: skip
+    r = bench_case(g, "op", out_dir=tmp_path / "case", prefer="slbc")
+    assert r.bit_exact, f"{r.kernel}: {r.first_mismatch}"
+    assert r.scheme == "chpar4" and r.cycles > 0
+
+
+def test_unroll_and_blocks_follow_the_bound() -> None:
+    assert slbc.unroll(511) == 4 and slbc.unroll(7) == 2 and slbc.unroll(3) == 1
+    assert slbc.block_words(18) == 32  # 16 steps of 2 words: n rounded down to the unroll
+    assert slbc.block_words(511) == 2 * 508  # capped by ADDW's immediate

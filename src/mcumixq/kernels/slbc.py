@@ -30,6 +30,7 @@ from mcumixq.packing.weights import PackedWeights, Tile, pack_weights, tap_lane_
 NAME = "slbc"
 SCHEMES = ("chpar4",)
 PRIORITY = 40  # above smlad2 (the 8-bit baseline) where the chooser predicts a win
+EXACT_ONLY_PRIORITY = 5  # exact but predicted slower: below smlad2, reachable by `prefer`
 TEMPLATE = "conv2d__m4_slbc.c.in"
 TEMPLATE_DIR = Path(__file__).resolve().parent / "conv2d"
 SUPPORT = (
@@ -63,7 +64,7 @@ def layer_scheme(g: ConvGeometry, *, force: bool = False) -> Scheme | None:
     try:
         scheme = choose_scheme(
             "conv2d", g.k, g.cin, g.cout, g.w_bits, g.in_bits,
-            pixels=g.oh * g.ow, families=families,
+            pixels=g.oh * g.ow + (g.oh * g.ow) % 2, families=families,
         )  # fmt: skip
     except ConfigError:
         return None
@@ -81,17 +82,21 @@ def _packed(g: ConvGeometry, scheme: Scheme) -> PackedWeights | None:
 
 
 def supports(graph: Graph, op: Op, isa: str) -> int | None:
-    """conv2d (groups 1) and linear on the M4 where chpar is exact and predicted faster."""
+    """conv2d (groups 1) and linear on the M4 where chpar is exact.
+
+    Priority 40 (above smlad2) where the chooser predicts chpar faster, else 5 (below smlad2,
+    so only `prefer='slbc'` selects it); None where no chpar scheme is exact.
+    """
     if isa != "m4" or op.kind not in ("conv2d", "linear") or op.is_depthwise:
         return None
     try:
         g = conv_geometry(graph, op)
     except UnsupportedModelError:
         return None
-    scheme = layer_scheme(g)
+    scheme = layer_scheme(g, force=True)
     if scheme is None or _packed(g, scheme) is None:
         return None
-    return PRIORITY
+    return PRIORITY if layer_scheme(g) is not None else EXACT_ONLY_PRIORITY
 
 
 def tail_words(cin: int, in_sb: int) -> tuple[int, list[TailWord]]:
