@@ -76,15 +76,20 @@ def test_avgpool(a_bits, shape, kw) -> None:
     assert kernel.endswith("__m4_swar")
 
 
+@pytest.mark.parametrize("kernel", [2, 3])
 @pytest.mark.parametrize("shift", [0, 5, 31, 33, 62])
-def test_avgpool_requant_paths(shift) -> None:
-    """Shifts below 32 take the prescaled form or the exact int64 path; all stay exact."""
-    g = pool_graph("avgpool", (4, 4, 8), 8, kernel=2, a_bits=8)
+def test_avgpool_requant_paths(shift, kernel) -> None:
+    """Table (2x2 at 8 bits), prescaled one-SMLAL form or the int64 path (3x3): all exact."""
+    g = pool_graph("avgpool", (4, 4, 8), 8, kernel=kernel, a_bits=8)
     op = g.ops[0]
     rq = Requant(multiplier=op.requant.multiplier, shift=np.array([shift], dtype=np.int32),
                  act_min=0, act_max=255)  # fmt: skip
     g = dataclasses.replace(g, ops=(dataclasses.replace(op, requant=rq),))
     check_host(g, seed=shift)
+    code = render_layer(g, g.ops[0], "mq_p", isa="m4")
+    assert ("mq_p_t[1021]" in code.source) == (kernel == 2)
+    if kernel == 3 and shift in (5, 33):  # 2^t prescale cannot lift 5 to 32; 33 needs none
+        assert ("mq_requantize(sum" in code.source) == (shift == 5)
 
 
 def test_lane_width_follows_window_sum() -> None:

@@ -4,18 +4,23 @@ Why: a window sum needs no multiplies, so the cost is loads and unpacking. Each 
 word (4, 8 or 16 channels) is split by masks into words whose 8- or 16-bit lanes each hold one
 field, and plain 32-bit adds accumulate all lanes at once; the lane width is chosen per layer
 so that count * max_value cannot carry into the next lane. The per-channel sums are then
-requantized with per-layer constants (one SMLAL + ASR when provably exact, as the depthwise
-family) and packed straight into the output container, which may differ from the input's.
+requantized - by a table of all window sums when it has <= MAX_LUT entries (e.g. 2x2 at
+8 bits), else with per-layer constants (one SMLAL + ASR when provably exact, as the depthwise
+family) - and packed straight into the output container, which may differ from the input's.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from mcumixq.ir.graph import Graph, Op
+from mcumixq.kernels.carray import c_array
 from mcumixq.kernels.names import kernel_name
 from mcumixq.kernels.pool.window import PoolGeometry, pool_geometry
 from mcumixq.kernels.registry import LayerCode, header_comment, template_env
+from mcumixq.numerics import requantize
 
 NAME = "avgswar"
 SCHEMES = ("swar",)
@@ -24,6 +29,7 @@ TEMPLATE = "avgpool__m4_swar.c.in"
 SUPPORT = ("include/mq_types.h", "include/mq_m4.h", "include/mq_requant.h", "include/mq_pool.h")
 MAX_UNROLL = 16
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+MAX_LUT = 1024  # window sums with at most this many values are requantized by table (flash)
 
 
 def lane_bits(g: PoolGeometry) -> int | None:
@@ -47,6 +53,19 @@ def _requant(g: PoolGeometry, m: int, s: int) -> dict[str, object]:
     if (smax << t) < 1 << 31 and all(INT64_MIN <= e <= INT64_MAX for e in ends):
         return {"fast_rq": True, "f": 1 << t, "k": k, "sh_rq": se - 32, "zsum": zsum, "s": s}
     return {"fast_rq": False, "zsum": zsum, "s": s}
+
+
+def sum_table(g: PoolGeometry, op: Op) -> np.ndarray | None:
+    """Output for every possible raw window sum, or None if there are more than MAX_LUT."""
+    assert op.requant is not None
+    count = g.kh * g.kw
+    n = count * ((1 << g.in_bits) - 1) + 1
+    if n > MAX_LUT:
+        return None
+    rq = op.requant
+    acc = np.arange(n, dtype=np.int64) - count * g.zi
+    m, s = int(rq.multiplier.reshape(-1)[0]), int(rq.shift.reshape(-1)[0])
+    return requantize(acc, m, s, g.zo, int(rq.act_min), int(rq.act_max)).astype(np.int64)
 
 
 def supports(graph: Graph, op: Op, isa: str) -> int | None:
@@ -114,6 +133,12 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "act_min": int(op.requant.act_min), "act_max": int(op.requant.act_max),
         **_requant(g, m, s),
     }  # fmt: skip
+    table = sum_table(g, op)
+    params["lut"] = ""
+    if table is not None:
+        params["lut"] = c_array(
+            f"{function}_t", "uint8_t", table, f"{g.name} (avgpool): output for each window sum"
+        )
     source = template_env(FAMILY_DIR).get_template(TEMPLATE).render(**params)
     return LayerCode(
         function=function,
@@ -121,7 +146,7 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         source=source,
         support_files=SUPPORT,
         scratch_bytes=0,
-        const_bytes=0,
+        const_bytes=0 if table is None else int(table.size),
         weight_bytes=0,
         inplace=False,
         scheme="swar",

@@ -4,8 +4,8 @@ Why: TinyEngine's max pool is scalar C (+95% over CMSIS-NN's); CMSIS-NN compares
 time. Here every container is handled 4 bytes at a time: 8-bit fields directly, 4-bit and
 2-bit fields after splitting each word by masks so that each byte lane holds one field at its
 own bit position (see include/mq_pool.h) - the sub-byte formats are never unpacked to bytes.
-Any window, stride and padding; windows of up to MAX_UNROLL taps without padding are unrolled
-with constant offsets.
+Any window, stride and padding; windows of up to MAX_UNROLL taps are unrolled with constant
+offsets (with padding: for the windows that lie wholly inside the input, the border ones loop).
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "splits": sp,
         "combine": " | ".join(f"m{i}" for i in range(len(sp))),
         "unrolled": not g.padded and g.kh * g.kw <= MAX_UNROLL,
+        "unrolled_inner": g.kh * g.kw <= MAX_UNROLL,
         "tap_offsets": _tap_offsets(g),
         "padded": g.padded,
         "h": g.h, "w": g.w, "oh": g.oh, "ow": g.ow, "kh": g.kh, "kw": g.kw,
