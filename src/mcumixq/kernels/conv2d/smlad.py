@@ -93,7 +93,12 @@ def stream_order(g: ConvGeometry) -> np.ndarray:
 
 
 def unroll_of(steps: int) -> int:
-    """Steps per core iteration: 4 unless that would pad more than it saves (then 2)."""
+    """Steps per core iteration: 8 when it divides, 4 unless that pads more than it saves, 2.
+
+    Each iteration pays 6 cycles of end test (LDR from the stack, CMP, taken BNE) against
+    16 cycles per step, so longer bodies help; padding steps cost a full 16 cycles each."""
+    if steps % 8 == 0:
+        return 8
     return 4 if steps % 4 == 0 or steps > 32 else 2
 
 

@@ -6,13 +6,13 @@
  *   int16 lanes; the zero point is folded into the bias);
  * - weight stream `pw`: for step j the lane words of channels 0..3, word 4j+c = w_c[k0] |
  *   w_c[k1] << 16 (int16 lanes, pre-expanded offline: 2 flash bytes per weight);
- * - acc[2c+p] holds the accumulator of pixel p, channel c: bias on entry, result on exit.
+ * - acc[2c+p] receives the accumulator of pixel p, channel c, started from bias[c].
  * Sums wrap at 32 bits like SMLAD; the exact int32 accumulator of DESIGN §3 is recovered
  * because the wrapped bias and all products are exact modulo 2^32.
  *
  * On the M4 the loop is hand-scheduled inline assembly (gcc's own schedule interleaves loads
  * with SMLADs and loses the 1-cycle pipelined LDRs, SLBC.md §0): per step 6 LDR in two groups
- * (5 + 3 cycles) and 8 SMLAD, 4 or 2 steps per iteration, end test against a pointer kept on
+ * (5 + 3 cycles) and 8 SMLAD, 8, 4 or 2 steps per iteration, end test against a pointer kept on
  * the stack so all 14 registers hold data. The asm claims r1-r12 and lr; the layer function must
  * be compiled with optimization (no frame pointer in r7). Elsewhere a plain C loop.
  */
@@ -22,12 +22,13 @@
 #include "mq_m4.h"
 #include "mq_types.h"
 
-/* Arguments of one core call; the asm loads pa, pw and acc with one LDM (offsets fixed). */
+/* Arguments of one core call (offsets fixed: the asm reads them by offset). */
 typedef struct {
     const uint32_t *pa;     /* +0  activation stream (2 px interleaved) */
     const uint32_t *pw;     /* +4  weight stream (4 ch interleaved) */
-    int32_t acc[8];         /* +8  acc[2c+p] */
-    const uint32_t *pa_end; /* +40 end of the activation stream */
+    const int32_t *bias;    /* +8  bias of the 4 channels: the accumulators start from it */
+    const uint32_t *pa_end; /* +12 end of the activation stream */
+    int32_t acc[8];         /* +16 out: acc[2c+p] of pixel p, channel c */
 } mq_smlad2_args;
 
 #define MQ_SMLAD2_STEP                                                                           \
@@ -49,14 +50,21 @@ typedef struct {
 #if MQ_HAVE_DSP && defined(__thumb2__)
 #define MQ_SMLAD2_ASM(STEPS)                                                                     \
     register mq_smlad2_args *r0_args __asm__("r0") = args;                                       \
-    __asm__ volatile("ldr r12, [r0, #40]\n\t"                                                    \
+    __asm__ volatile("ldr r12, [r0, #12]\n\t"                                                    \
                      "push {r0, r12}\n\t"                                                        \
-                     "ldm r0, {r0-r9}\n\t"                                                       \
+                     "ldr r1, [r0, #4]\n\t"                                                      \
+                     "ldr r2, [r0, #8]\n\t"                                                      \
+                     "ldr r0, [r0]\n\t"                                                          \
+                     "ldm r2, {r2, r4, r6, r8}\n\t"                                              \
+                     "mov r3, r2\n\t"                                                            \
+                     "mov r5, r4\n\t"                                                            \
+                     "mov r7, r6\n\t"                                                            \
+                     "mov r9, r8\n\t"                                                            \
                      "1:\n\t" STEPS "ldr r12, [sp, #4]\n\t"                                      \
                      "cmp r0, r12\n\t"                                                           \
                      "bne 1b\n\t"                                                                \
                      "pop {r0, r12}\n\t"                                                         \
-                     "adds r0, #8\n\t"                                                           \
+                     "adds r0, #16\n\t"                                                          \
                      "stm r0, {r2-r9}\n\t"                                                       \
                      : "+r"(r0_args)                                                             \
                      :                                                                           \
@@ -70,6 +78,10 @@ static inline void mq_smlad2_core_c(mq_smlad2_args *args)
     const uint32_t *pa = args->pa;
     const uint32_t *pw = args->pw;
     int32_t *acc = args->acc;
+    for (int c = 0; c < 4; ++c) {
+        acc[2 * c] = args->bias[c];
+        acc[2 * c + 1] = args->bias[c];
+    }
     while (pa != args->pa_end) {
         uint32_t a0 = pa[0], a1 = pa[1];
         for (int c = 0; c < 4; ++c) {
@@ -79,6 +91,18 @@ static inline void mq_smlad2_core_c(mq_smlad2_args *args)
         pa += 2;
         pw += 4;
     }
+}
+
+/* Core with 8 steps per loop iteration: the stream length must be a multiple of 8 steps. */
+static inline __attribute__((always_inline)) void mq_smlad2_core_u8(mq_smlad2_args *args)
+{
+#if MQ_HAVE_DSP && defined(__thumb2__)
+    MQ_SMLAD2_ASM(MQ_SMLAD2_STEP MQ_SMLAD2_STEP MQ_SMLAD2_STEP MQ_SMLAD2_STEP MQ_SMLAD2_STEP
+                      MQ_SMLAD2_STEP MQ_SMLAD2_STEP MQ_SMLAD2_STEP);
+#else
+    MQ_ASSERT((args->pa_end - args->pa) % 16 == 0 && args->pa_end != args->pa);
+    mq_smlad2_core_c(args);
+#endif
 }
 
 /* Core with 4 steps per loop iteration: the stream length must be a multiple of 4 steps. */
