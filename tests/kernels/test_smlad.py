@@ -12,6 +12,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mcumixq.errors import UnsupportedModelError
 from mcumixq.kernels.conv2d import smlad
@@ -130,3 +132,31 @@ def test_general_requant_path(shift: int) -> None:
     assert smlad.fast_requant(rq.shift, g.tensors[op.output].zero_point) is None or shift == 62
     code = check_layer(g, "op", seed=shift, prefer="smlad2")
     assert ("_k[" in code.source) == (shift == 62 and g.tensors[op.output].zero_point == 0)
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    h=st.integers(1, 6),
+    w=st.integers(1, 6),
+    cin=st.integers(1, 20),
+    cout=st.integers(1, 9),
+    k=st.sampled_from([1, 2, 3]),
+    stride=st.integers(1, 2),
+    pair=st.sampled_from(ALL_PAIRS),
+    out_bits=st.integers(2, 8),
+    seed=st.integers(0, 2**16),
+)
+def test_random_geometry(h, w, cin, cout, k, stride, pair, out_bits, seed) -> None:
+    z = seed % (1 << pair.a)
+    g = conv_graph(
+        seed,
+        (h, w, cin),
+        cout,
+        w_bits=pair.w,
+        a_bits=pair.a,
+        out_bits=out_bits,
+        kernel=k,
+        stride=stride,
+        zero_point=z,
+    )
+    check_layer(g, "op", seed=seed, prefer="smlad2")
