@@ -19,7 +19,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for tests.ir.mqz_mutations
 
-from tests.ir.mqz_mutations import MUTATORS  # noqa: E402
+from tests.ir.mqz_mutations import DELETE, GARBAGE, MUTATORS, json_paths, members, set_field  # noqa: E402
 
 from mcumixq.errors import InputError, MqError  # noqa: E402
 from mcumixq.files import write_json  # noqa: E402
@@ -63,6 +63,25 @@ def _one_case(path: Path, rng: np.random.Generator) -> tuple[str, str | None]:
     return "loaded", None
 
 
+def _sweep(blob: bytes, path: Path, rng: np.random.Generator) -> tuple[dict[str, int], list[str]]:
+    """Systematic pass: every meta.json field set to every GARBAGE value, and deleted."""
+    import json
+
+    counts: dict[str, int] = collections.Counter()
+    crashes = []
+    for where in json_paths(json.loads(members(blob)["meta.json"])):
+        for value in (*GARBAGE, DELETE):
+            data = set_field(blob, where, value)
+            if data is None:
+                continue
+            path.write_bytes(data)
+            outcome, detail = _one_case(path, rng)
+            counts[outcome] += 1
+            if detail is not None:
+                crashes.append(f"{where} = {value!r:.40}: {detail[:200]}")
+    return dict(sorted(counts.items())), crashes
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=5000)
@@ -87,16 +106,20 @@ def main() -> int:
             counts[name][outcome] += 1
             if detail is not None:
                 crashes.append({"case": case, "mutation": name, "error": detail[:300]})
+        sweep_counts, sweep_crashes = _sweep(seeds[0], path, rng)
+        crashes += [{"case": -1, "mutation": "sweep", "error": c} for c in sweep_crashes]
     seconds = time.perf_counter() - start
     result = {
         "cases": args.cases, "seed": args.seed, "seconds": round(seconds, 2),
         "crashes": len(crashes), "crash_examples": crashes[:50],
         "by_mutation": {n: dict(sorted(c.items())) for n, c in counts.items()},
+        "sweep": sweep_counts,
     }  # fmt: skip
     write_json(args.out, result)
     print(f"{args.cases} cases in {seconds:.1f} s, {len(crashes)} crashes -> {args.out}")
     for n in names:
         print(f"  {n:15s} {dict(sorted(counts[n].items()))}")
+    print(f"  {'sweep':15s} {sweep_counts}")
     return 1 if crashes else 0
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 Mutator = Callable[[bytes, np.random.Generator], bytes]
+DELETE = object()
 GARBAGE: tuple[Any, ...] = (
     None, True, False, 0, -1, 1, 2, 9, 63, 255, 256, 2**30 - 1, 2**31, 2**63, -(2**31) - 1,
     0.5, -1.5, 1e308, "", "x", "conv2d", "arrays/000.npy", [], [1], [1, 2], [-1, -1, -1, -1],
@@ -89,22 +90,41 @@ def missing_member(data: bytes, rng: np.random.Generator) -> bytes:
     return rezip(files)
 
 
-def _paths(obj: Any, prefix: tuple = ()) -> list[tuple]:
+def json_paths(obj: Any, prefix: tuple = ()) -> list[tuple]:
+    """Every key/index path into a JSON document (depth-first)."""
     out = [prefix] if prefix else []
     if isinstance(obj, dict):
         for k, v in obj.items():
-            out += _paths(v, (*prefix, k))
+            out += json_paths(v, (*prefix, k))
     elif isinstance(obj, list):
         for i, v in enumerate(obj):
-            out += _paths(v, (*prefix, i))
+            out += json_paths(v, (*prefix, i))
     return out
+
+
+def set_field(data: bytes, path: tuple, value: Any) -> bytes | None:
+    """meta.json with the field at `path` set to `value` (deleted if value is DELETE); None if
+    the path's parent is a list and deletion was asked."""
+    files = members(data)
+    doc = json.loads(files["meta.json"])
+    parent = doc
+    for key in path[:-1]:
+        parent = parent[key]
+    if value is DELETE:
+        if not isinstance(parent, dict):
+            return None
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = value
+    files["meta.json"] = json.dumps(doc).encode()
+    return rezip(files)
 
 
 def json_field(data: bytes, rng: np.random.Generator) -> bytes:
     """Replace or delete one random field anywhere in meta.json (out-of-range, wrong type)."""
 
     def edit(doc: dict[str, Any]) -> None:
-        paths = _paths(doc)
+        paths = json_paths(doc)
         path = paths[int(rng.integers(0, len(paths)))]
         parent = doc
         for key in path[:-1]:
