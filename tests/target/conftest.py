@@ -37,22 +37,31 @@ def toolchain() -> Toolchain:
 
 
 @pytest.fixture
-def run_asm(tmp_path: Path, toolchain: Toolchain) -> Callable[..., RunResult]:
-    """Assemble `body` (starting at `_start`, ending in BKPT) plus optional `data`, run it."""
+def build_asm(tmp_path: Path, toolchain: Toolchain) -> Callable[..., Path]:
+    """Assemble `body` (code from `_start`, ending in BKPT) plus optional `data` into an ELF."""
 
-    def run(body: str, data: str = "", **kwargs: object) -> RunResult:
-        src = tmp_path / "bench.S"
+    def build(body: str, data: str = "", name: str = "bench") -> Path:
+        src = tmp_path / f"{name}.S"
         text = ASM_HEADER + body
         if data:
             text += '\n    .section .data.bench, "aw", %progbits\n    .align 2\n' + data
         src.write_text(text + "\n")
-        elf = build_elf(
+        return build_elf(
             [src],
-            tmp_path / "bench.elf",
+            tmp_path / f"{name}.elf",
             board=get_board("nucleo-l4r5zi"),
             toolchain=toolchain,
             startup=False,
         )
-        return run_elf(elf, **kwargs)  # type: ignore[arg-type]
+
+    return build
+
+
+@pytest.fixture
+def run_asm(build_asm: Callable[..., Path]) -> Callable[..., RunResult]:
+    """Assemble `body` plus optional `data` and run it; keyword arguments go to run_elf."""
+
+    def run(body: str, data: str = "", **kwargs: object) -> RunResult:
+        return run_elf(build_asm(body, data), **kwargs)  # type: ignore[arg-type]
 
     return run
