@@ -40,7 +40,9 @@ SUPPORT = (
     "include/mq_slbc.h",
 )
 TILE = Tile(pixels=2, channels=8)
-MAX_BLOCK_STEPS = 508  # ADDW's 12-bit immediate: 8 * steps <= 4095, a multiple of 4
+MAX_IMM12 = 4095  # LDR / ADDW immediate offsets (bytes)
+MAX_BLOCK_STEPS = 1020  # 4 * steps <= MAX_IMM12, a multiple of 4
+MAX_SCRATCH = 64 * 1024  # row buffers; larger layers are left to smlad2
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,7 +77,6 @@ def _packed(g: ConvGeometry, scheme: Scheme) -> PackedWeights | None:
     try:
         return pack_weights(
             g.weight, g.bias, scheme, TILE, a_bits=g.in_bits, zero_point=g.zi,
-            word_multiple=unroll(scheme.steps),
         )  # fmt: skip
     except ConfigError:
         return None
@@ -94,7 +95,7 @@ def supports(graph: Graph, op: Op, isa: str) -> int | None:
     except UnsupportedModelError:
         return None
     scheme = layer_scheme(g, force=True)
-    if scheme is None or _packed(g, scheme) is None:
+    if scheme is None or _packed(g, scheme) is None or not _fits(g, plan(g, scheme)):
         return None
     return PRIORITY if layer_scheme(g) is not None else EXACT_ONLY_PRIORITY
 
@@ -135,26 +136,64 @@ def _kernel(g: ConvGeometry, scheme: Scheme) -> str:
 STEP_CYCLES, LOOP_CYCLES, BLOCK_CYCLES = 16.0, 6.0, 69.0
 
 
-def unroll(steps: int) -> int:
-    """Steps per asm loop iteration (1, 2 or 4) minimising cycles per step for the bound n.
-
-    Blocks hold n rounded down to the unroll, so a larger unroll can cost extractions.
-    """
+def unroll(steps: int, seg: int = 4) -> int:
+    """Steps per asm loop iteration (4, 2 or 1, dividing the segment length `seg`) minimising
+    cycles per step for the bound n: blocks hold n rounded down to the unroll, so a larger
+    unroll can cost extractions."""
 
     def per_step(u: int) -> float:
         n = min(steps, MAX_BLOCK_STEPS)
         n -= n % u
         return STEP_CYCLES + LOOP_CYCLES / u + BLOCK_CYCLES / n if n else float("inf")
 
-    return min((4, 2, 1), key=per_step)
+    return min((u for u in (4, 2, 1) if seg % u == 0), key=per_step)
 
 
-def block_words(steps: int) -> int:
-    """Act-stream words (2 per step) between low-field extractions: the bound n rounded down to
-    the unroll (the stream length is a multiple of the unroll, so every block is whole)."""
-    u = unroll(steps)
+def block_words(steps: int, seg: int = 4) -> int:
+    """Steps (= pixel-0 stream words) between low-field extractions: the bound n rounded down to
+    the unroll (segments are a multiple of the unroll, so every block is whole)."""
+    u = unroll(steps, seg)
     n = min(steps, MAX_BLOCK_STEPS)
-    return 2 * (n - n % u)
+    return n - n % u
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    """Row-buffer geometry of one layer: unpacked rows, window segments, core blocking."""
+
+    wpt: int  # lane words per input pixel
+    seg: int  # words of one window row (kw * wpt): one core call
+    off_words: int  # pixel 1's window starts this many words after pixel 0's (sw * wpt)
+    rb_pixels: int  # columns of an unpacked row (left padding, image, right padding, overreach)
+    unroll: int
+    blk_words: int  # steps between extractions
+    nox: bool  # the whole reduction fits the bound: no extraction inside the core
+
+    @property
+    def rb(self) -> int:
+        """Words of one unpacked row."""
+        return self.rb_pixels * self.wpt
+
+
+def plan(g: ConvGeometry, scheme: Scheme) -> Plan:
+    """Row buffers hold every column any window of the row reads, pixel 1 of the last pair
+    (a dummy when the row width is odd) included, so no read leaves the buffer."""
+    wpt = len(tap_lane_order(g.cin, g.in_bits)) // 2
+    seg = g.kw * wpt
+    return Plan(
+        wpt=wpt,
+        seg=seg,
+        off_words=g.sw * wpt,
+        rb_pixels=max(g.pl + g.w, g.ow * g.sw + g.kw),
+        unroll=unroll(scheme.steps, seg),
+        blk_words=block_words(scheme.steps, seg),
+        nox=scheme.steps >= g.kh * seg,
+    )
+
+
+def _fits(g: ConvGeometry, p: Plan) -> bool:
+    """The asm addresses pixel 1 with a 12-bit immediate; row buffers stay modest."""
+    return 4 * p.off_words <= MAX_IMM12 and 4 * g.kh * p.rb <= MAX_SCRATCH
 
 
 def requant_table(g: ConvGeometry, bias: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -216,10 +255,7 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
     if pw is None:
         raise UnsupportedModelError(f"{op.name}: corrected bias leaves int32; use smlad2")
     kernel = _kernel(g, scheme)
-    wpt = len(tap_lane_order(g.cin, g.in_bits)) // 2
-    kwords = g.kh * g.kw * wpt
-    u = unroll(scheme.steps)
-    kwords_pad = kwords + (-kwords) % u
+    pl = plan(g, scheme)
     nfull, tail = tail_words(g.cin, g.in_sb)
     off = int(pack_lanes(np.array([-scheme.a_lo]), np.array([-scheme.a_lo]))[0])
     pad = int(pack_lanes(np.array([g.zi + scheme.a_lo]), np.array([g.zi + scheme.a_lo]))[0])
@@ -228,13 +264,15 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "fn": function, "fqn": g.name, "what": g.describe(), "macs": g.macs, "kernel": kernel,
         "scheme_desc": scheme.describe(), "arrays": _arrays(g, function, pw, scheme, kernel),
         "s": scheme.spacing, "a_lo": scheme.a_lo, "steps": scheme.steps,
-        "bfx": "sbfx" if scheme.low_signed else "ubfx", "unroll": u,
-        "blk_words": block_words(scheme.steps), "fast_rq": requant_table(g, pw.bias)[1],
+        "bfx": "sbfx" if scheme.low_signed else "ubfx",
+        "extract": "mq_slbc_sbfx_lo" if scheme.low_signed else "mq_slbc_ubfx_lo",
+        "unroll": pl.unroll, "blk_words": pl.blk_words, "nox": pl.nox,
+        "wpt": pl.wpt, "seg": pl.seg, "off_words": pl.off_words, "rb": pl.rb,
+        "rb_pixels": pl.rb_pixels, "fast_rq": requant_table(g, pw.bias)[1],
         "cout_full": g.cout - g.cout % 8, "cout_tail": g.cout % 8, "off": off, "pad_word": pad,
         "in_sb": g.in_sb, "in_pb": g.in_pixel_bytes,
-        "out_sb": g.out_sb, "out_pb": g.out_pixel_bytes,
-        "nfull": nfull, "tail": tail, "wpt": wpt, "kwords": kwords, "kwords_pad": kwords_pad,
-        "h": g.h, "w": g.w, "oh": g.oh, "ow": g.ow, "npix": g.oh * g.ow, "cout": g.cout,
+        "out_sb": g.out_sb, "out_pb": g.out_pixel_bytes, "nfull": nfull, "tail": tail,
+        "h": g.h, "w": g.w, "oh": g.oh, "ow": g.ow, "cout": g.cout,
         "kh": g.kh, "kw": g.kw, "sh": g.sh, "sw": g.sw, "pt": g.pt, "pl": g.pl,
         "z_out": g.zo, "act_min": g.act_min, "act_max": g.act_max,
     }  # fmt: skip
@@ -244,7 +282,7 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         kernel=kernel,
         source=source,
         support_files=SUPPORT,
-        scratch_bytes=2 * kwords_pad * 4,
+        scratch_bytes=4 * g.kh * pl.rb,
         const_bytes=pw.weight_bytes + 16 * g.cout,
         weight_bytes=pw.weight_bytes,
         inplace=False,
