@@ -115,11 +115,17 @@ def _map_memory(uc: Any, image: ElfImage, board: Board, trap: int) -> None:
     for seg in image.segments:
         # Load at the load address (flash) and, like the startup code, at the run address, so
         # an entry that is not `_start` still sees initialised .data and zeroed .bss.
-        uc.mem_write(seg.paddr, seg.data)
-        if seg.vaddr != seg.paddr:
-            uc.mem_write(seg.vaddr, seg.data)
+        writes = [(seg.paddr, seg.data), (seg.vaddr, seg.data)] if seg.data else []
         if seg.memsz > len(seg.data):
-            uc.mem_write(seg.vaddr + len(seg.data), bytes(seg.memsz - len(seg.data)))
+            writes.append((seg.vaddr + len(seg.data), bytes(seg.memsz - len(seg.data))))
+        for address, data in writes:
+            try:
+                uc.mem_write(address, data)
+            except uc_mod.UcError as err:
+                raise InputError(
+                    f"{image.path.name}: segment at {address:#x} ({len(data)} bytes) lies "
+                    f"outside {board.name}'s memory; pass the board it was linked for (--board)"
+                ) from err
 
 
 def _write_inputs(uc: Any, image: ElfImage, inputs: Mapping[str, bytes]) -> None:
@@ -153,6 +159,22 @@ def _describe(image: ElfImage, stop: _Stop, last_block: int) -> str:
     if stop.address is not None:
         return f"{stop.reason} at address {stop.address:#010x} ({where})"
     return f"{stop.reason} ({where})"
+
+
+def new_engine(image: ElfImage, board: Board) -> tuple[Any, int]:
+    """A unicorn Cortex-M4 with the board's memory mapped and `image` loaded, SP at the top of
+    SRAM and LR at the return trap; returns (engine, trap address). No hooks are installed:
+    `run_elf` adds its own; tests use it to trace instruction by instruction."""
+    import unicorn as U
+    from unicorn import arm_const as A
+
+    uc = U.Uc(U.UC_ARCH_ARM, U.UC_MODE_THUMB | U.UC_MODE_MCLASS)
+    uc.ctl_set_cpu_model(A.UC_CPU_ARM_CORTEX_M4)
+    trap = _trap_address(board)
+    _map_memory(uc, image, board, trap)
+    uc.reg_write(A.UC_ARM_REG_SP, board.stack_top)
+    uc.reg_write(A.UC_ARM_REG_LR, trap | 1)
+    return uc, trap
 
 
 def _start_symbol(image: ElfImage, entry: str) -> int:
@@ -227,6 +249,35 @@ def _stack_bytes(uc: Any, floor: int, top: int) -> int:
     return (used + 3) & ~3
 
 
+def _raise_failure(
+    uc: Any,
+    image: ElfImage,
+    stop: _Stop,
+    profiler: BlockProfiler,
+    max_instructions: int,
+    err: Exception | None,
+) -> None:
+    """Raise the EmulationError that explains why the run did not end cleanly, if it did not."""
+    from unicorn.arm_const import UC_ARM_REG_PC
+
+    name = image.path.name
+    if profiler.error is not None:
+        raise EmulationError(
+            f"{name}: cannot price the block at {profiler.last_block():#010x} "
+            f"({profiler.error}); report this with the ELF"
+        ) from profiler.error
+    stop.pc = stop.pc or uc.reg_read(UC_ARM_REG_PC)
+    if profiler.limit_hit:
+        raise EmulationError(
+            f"{name}: instruction limit {max_instructions} reached "
+            f"(PC {stop.pc:#010x} in {image.function_at(stop.pc)}); the code may loop "
+            "forever, or raise the limit (--max-instructions)"
+        )
+    if err is not None or stop.reason not in ("bkpt", "return", "exit"):
+        stop.reason = stop.reason or "stopped without BKPT"
+        raise EmulationError(f"{name}: {_describe(image, stop, profiler.last_block())}") from err
+
+
 def run_elf(
     elf: Path | str,
     *,
@@ -243,7 +294,6 @@ def run_elf(
     The board defaults to the first known profile the ELF's sections fit (DEFAULT_BOARD first).
     """
     import unicorn as U
-    from unicorn import arm_const as A
 
     if max_instructions <= 0:
         raise ConfigError(f"max_instructions={max_instructions} must be positive")
@@ -257,14 +307,9 @@ def run_elf(
             raise InputError(f"{image.path.name}: symbol '{name}' has no size; give it a type")
     inputs = dict(inputs or {})
 
-    uc = U.Uc(U.UC_ARCH_ARM, U.UC_MODE_THUMB | U.UC_MODE_MCLASS)
-    uc.ctl_set_cpu_model(A.UC_CPU_ARM_CORTEX_M4)
-    trap = _trap_address(board)
-    _map_memory(uc, image, board, trap)
+    uc, trap = new_engine(image, board)
     floor, top = usage.stack_floor, board.stack_top
     uc.mem_write(floor, bytes((STACK_PAINT,)) * (top - floor))
-    uc.reg_write(A.UC_ARM_REG_SP, top)
-    uc.reg_write(A.UC_ARM_REG_LR, trap | 1)
     _write_inputs(uc, image, inputs)
     if inputs and entry != "main" and "main" in image.symbols:
         _rewrite_inputs_at_main(uc, image, inputs)
@@ -277,26 +322,9 @@ def run_elf(
     try:
         uc.emu_start(start | 1, 0xFFFF_FFFF)
     except U.UcError as err:
-        stop.pc = stop.pc or uc.reg_read(A.UC_ARM_REG_PC)
         stop.reason = stop.reason or _uc_errors().get(err.errno, str(err))
-        raise EmulationError(
-            f"{image.path.name}: {_describe(image, stop, profiler.last_block())}"
-        ) from err
-    if profiler.error is not None:
-        raise EmulationError(
-            f"{image.path.name}: cannot price the block at {profiler.last_block():#010x} "
-            f"({profiler.error}); report this with the ELF"
-        ) from profiler.error
-    if profiler.limit_hit:
-        stop.pc = uc.reg_read(A.UC_ARM_REG_PC)
-        raise EmulationError(
-            f"{image.path.name}: instruction limit {max_instructions} reached "
-            f"(PC {stop.pc:#010x} in {image.function_at(stop.pc)}); the code may loop "
-            "forever, or raise the limit (--max-instructions)"
-        )
-    if stop.reason not in ("bkpt", "return", "exit"):
-        stop.pc = stop.pc or uc.reg_read(A.UC_ARM_REG_PC)
-        raise EmulationError(f"{image.path.name}: {_describe(image, stop, profiler.last_block())}")
+        _raise_failure(uc, image, stop, profiler, max_instructions, err)
+    _raise_failure(uc, image, stop, profiler, max_instructions, None)
     profile = profiler.finish()
     stack = _stack_bytes(uc, floor, top)
     return RunResult(
