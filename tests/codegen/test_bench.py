@@ -109,3 +109,13 @@ def test_peer_layers_at_w8a8_conform_to_the_contract(tmp_path: Path) -> None:
         [sys.executable, str(CHECK), "kernels", str(out)], capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stdout
+
+
+def test_failed_case_is_recorded_not_raised() -> None:
+    from mcumixq.codegen.bench import failed_case
+
+    r = failed_case("L4", BitPair(2, 2), "model.c: build failed: error: x")
+    assert (r.case, r.op, r.cycles, r.bit_exact) == ("L4-w2a2", "conv2d", 0, False)
+    assert r.macs == 16 * 16 * 64 * 64 and r.error.startswith("model.c")
+    assert mac_grid([r], "L4").splitlines()[1].split()[1] == "err"
+    assert "NO (model.c: build failed" in kernels_markdown([r])

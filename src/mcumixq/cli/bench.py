@@ -17,8 +17,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "Build one self-test ELF per (layer, bit pair), run it in the emulated Cortex-M4 and "
             "measure one call of the kernel. Writes DIR/kernels.json, DIR/kernels.md and one "
             "directory per case; prints a w_bits x a_bits MAC/cycle grid per layer ('x' marks "
-            "an output that is not bit-exact). Layers: L1 32x32x16->16 3x3, L2 16x16x32->32 3x3, "
-            "L3 8x8x64->64 3x3, L4 16x16x64->64 1x1, L5 16x16x64 depthwise 3x3."
+            "an output that is not bit-exact, 'err' a case that failed to build). Layers: "
+            "L1 32x32x16->16 3x3, L2 16x16x32->32 3x3, L3 8x8x64->64 3x3, "
+            "L4 16x16x64->64 1x1, L5 16x16x64 depthwise 3x3."
         ),
         epilog=(
             "examples:\n"
@@ -66,6 +67,6 @@ def run(args: argparse.Namespace) -> int:
     broken = [r.case for r in results if not r.bit_exact]
     if broken:
         raise VerificationError(
-            f"{len(broken)} cases not bit-exact: {', '.join(broken[:5])}; see kernels.md"
+            f"{len(broken)} cases failed or not bit-exact: {', '.join(broken[:5])}; see kernels.md"
         )
     return 0

@@ -19,7 +19,7 @@ import numpy as np
 from mcumixq.codegen.deploy import random_samples
 from mcumixq.codegen.firmware import build_firmware, emulate_selftest
 from mcumixq.codegen.project import render_project, write_files
-from mcumixq.errors import ConfigError
+from mcumixq.errors import ConfigError, EmulationError, ToolchainError, UnsupportedModelError
 from mcumixq.files import atomic_dir, atomic_write, write_json
 from mcumixq.ir.graph import Graph, op_bits, op_macs
 from mcumixq.ir.random_graph import single_op_graph
@@ -78,6 +78,7 @@ class CaseResult:
     bit_exact: bool
     first_mismatch: str
     elf: str
+    error: str = ""  # why the case could not be built or run ('' when it ran)
 
     def to_json(self) -> dict[str, Any]:
         """Plain dict for kernels.json."""
@@ -214,7 +215,12 @@ def bench_kernels(
     cases = [(s, p) for s in shapes for p in chosen]
     results = []
     for shape, pair in progress(cases) if progress else cases:
-        r = bench_peer(shape, pair, out, prefer=prefer, seed=seed)
+        try:
+            r = bench_peer(shape, pair, out, prefer=prefer, seed=seed)
+        except (ToolchainError, EmulationError, UnsupportedModelError) as err:
+            # one broken kernel must not hide the other 244 measurements: record and go on
+            results.append(failed_case(shape, pair, str(err)))
+            continue
         results.append(replace(r, elf=str(Path(r.elf).relative_to(out))))
     write_json(out / KERNELS_JSON, [r.to_json() for r in results])
     with atomic_write(out / KERNELS_MD, "w") as fh:
@@ -222,8 +228,32 @@ def bench_kernels(
     return results
 
 
+def failed_case(shape: str, pair: BitPair, error: str) -> CaseResult:
+    """A case that could not be built or run: not bit-exact, no cycles, the error kept."""
+    graph = peer_graph(shape, pair)
+    return CaseResult(
+        case=f"{shape}-{pair}",
+        op="dwconv2d" if PEER_SHAPES[shape].depthwise else "conv2d",
+        shape=PEER_SHAPES[shape].describe(),
+        w_bits=pair.w,
+        a_bits=pair.a,
+        kernel="",
+        scheme="",
+        macs=op_macs(graph, graph.op("op")),
+        cycles=0,
+        mac_per_cycle=0.0,
+        bit_exact=False,
+        first_mismatch="",
+        elf="",
+        error=error,
+    )
+
+
 def mac_grid(results: list[CaseResult], shape: str) -> str:
-    """A w_bits x a_bits grid of MAC/cycle for one shape ('x' marks a wrong output, '.' missing)."""
+    """A w_bits x a_bits grid of MAC/cycle for one shape.
+
+    'x' marks a wrong output, 'err' a case that failed to build or run, '.' one not measured.
+    """
     by_pair = {(r.w_bits, r.a_bits): r for r in results if r.case.startswith(f"{shape}-")}
     width = 7
     lines = [f"{shape:<4}" + "".join(f"a{a}".rjust(width) for a in LEGAL_BITS)]
@@ -231,7 +261,10 @@ def mac_grid(results: list[CaseResult], shape: str) -> str:
         cells = []
         for a in LEGAL_BITS:
             r = by_pair.get((w, a))
-            cell = "." if r is None else f"{r.mac_per_cycle:.2f}" + ("" if r.bit_exact else "x")
+            if r is None or r.error:
+                cell = "." if r is None else "err"
+            else:
+                cell = f"{r.mac_per_cycle:.2f}" + ("" if r.bit_exact else "x")
             cells.append(cell.rjust(width))
         lines.append(f"w{w:<3}" + "".join(cells))
     return "\n".join(lines)
@@ -247,7 +280,7 @@ def kernels_markdown(results: list[CaseResult]) -> str:
     parts += ["## Cases", "", "| case | kernel | MACs | cycles | MAC/cycle | bit-exact |"]
     parts += ["|---|---|---:|---:|---:|---|"]
     for r in results:
-        ok = "yes" if r.bit_exact else f"NO ({r.first_mismatch})"
+        ok = "yes" if r.bit_exact else f"NO ({r.first_mismatch or r.error})"
         parts.append(
             f"| {r.case} | `{r.kernel}` | {r.macs} | {r.cycles} | {r.mac_per_cycle:.3f} | {ok} |"
         )
