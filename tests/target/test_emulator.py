@@ -10,7 +10,7 @@ import capstone
 import numpy as np
 import pytest
 
-from mcumixq.errors import EmulationError
+from mcumixq.errors import ConfigError, EmulationError, InputError
 from mcumixq.target.boards import get_board
 from mcumixq.target.build import STRICT_CFLAGS, build_elf
 from mcumixq.target.elf import load_elf
@@ -284,3 +284,19 @@ def test_semihosting_output_and_exit(tmp_path: Path, toolchain) -> None:
     assert (r.stop, r.exit_code, r.output) == ("exit", 3, "hello\n!xyz\n")
     assert struct.unpack("<i", r.symbols["mq_unsupported"])[0] == -1
     assert struct.unpack("<I", r.symbols["mq_after"])[0] == 42
+
+
+def test_symbol_io_errors(tmp_path: Path, toolchain) -> None:
+    src = tmp_path / "io.c"
+    src.write_text(DOT_C)
+    elf = build_elf([src], tmp_path / "io.elf", board=get_board("nucleo-l4r5zi"))
+    with pytest.raises(InputError, match="input 'mq_n': 8 bytes do not fit the symbol's 4 bytes"):
+        run_elf(elf, inputs={"mq_n": bytes(8)})
+    with pytest.raises(InputError, match="no symbol 'mq_missing'"):
+        run_elf(elf, read=["mq_missing"])
+    with pytest.raises(ConfigError, match="max_instructions=0 must be positive"):
+        run_elf(elf, max_instructions=0)
+    # An input for a .bss symbol survives the startup code's zeroing (rewritten at main).
+    r = run_elf(elf, inputs={"mq_n": struct.pack("<i", 3)}, read=["mq_n"])
+    assert struct.unpack("<i", r.symbols["mq_n"])[0] == 3
+    assert r.functions["mq_dot_q15"] == _dot_cycles(3)
