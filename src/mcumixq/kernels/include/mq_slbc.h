@@ -126,11 +126,12 @@ typedef struct {
 
 #if MQ_HAVE_DSP && defined(__thumb2__)
 /* One segment in asm, in blocks of BLK_BYTES of the pixel-0 stream (n steps * 4 bytes, n the
- * scheme's bound rounded down to the unroll), each followed by the low-field extraction. The
- * stack holds [sp] block end, [sp+8] args, [sp+12] pa_end, so r0-r12 and lr all hold data.
- * The asm claims r1-r12 and lr; the layer function must be compiled with optimization (no
- * frame pointer in r7). */
-#define MQ_SLBC_ASM(args, INIT, STEPS, BFX, S, BLK_BYTES, OFF)                                   \
+ * scheme's bound rounded down to the unroll), each followed by the low-field extraction; with
+ * LAST = 1 (the window's last segment) the final block is left unextracted for the caller,
+ * which extracts once more anyway. The stack holds [sp] block end, [sp+8] args, [sp+12]
+ * pa_end, so r0-r12 and lr all hold data. The asm claims r1-r12 and lr; the layer function
+ * must be compiled with optimization (no frame pointer in r7). */
+#define MQ_SLBC_ASM(args, INIT, STEPS, BFX, S, BLK_BYTES, OFF, LAST)                             \
     do {                                                                                         \
         register mq_slbc_args *r0_args __asm__("r0") = (args);                                   \
         __asm__ volatile("ldr r12, [r0, #40]\n\t"                                                \
@@ -145,16 +146,26 @@ typedef struct {
                          "1:\n\t" STEPS "ldr r12, [sp]\n\t"                                      \
                          "cmp r0, r12\n\t"                                                       \
                          "bne 1b\n\t"                                                            \
+                         ".if %c[last]\n\t"                                                      \
+                         "ldr lr, [sp, #12]\n\t"                                                 \
+                         "cmp r0, lr\n\t"                                                        \
+                         "beq 3f\n\t"                                                            \
+                         ".endif\n\t"                                                            \
                          "ldr r12, [sp, #8]\n\t" MQ_SLBC_EXTRACT_ALL(BFX)                        \
+                         ".if %c[last]\n\t"                                                      \
+                         "b 2b\n\t"                                                              \
+                         ".else\n\t"                                                             \
                          "ldr lr, [sp, #12]\n\t"                                                 \
                          "cmp r0, lr\n\t"                                                        \
                          "bne 2b\n\t"                                                            \
+                         ".endif\n\t"                                                            \
+                         "3:\n\t"                                                                \
                          "add sp, sp, #8\n\t"                                                    \
                          "pop {r0, r12}\n\t"                                                     \
                          "adds r0, #8\n\t"                                                       \
                          "stm r0, {r2-r9}\n\t"                                                   \
                          : "+r"(r0_args)                                                         \
-                         : [s] "i"(S), [blk] "i"(BLK_BYTES), [off] "i"(OFF)                      \
+                         : [s] "i"(S), [blk] "i"(BLK_BYTES), [off] "i"(OFF), [last] "i"(LAST)    \
                          : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11",   \
                            "r12", "lr", "cc", "memory");                                         \
     } while (0)
@@ -178,9 +189,10 @@ typedef struct {
 #endif
 
 /* Plain C core with the same blocks and result (host builds and the reference for the asm).
- * `off` is pixel 1's offset in words; blk_words = 0 means no extraction (NOX). */
+ * `off` is pixel 1's offset in words; blk_words = 0 means no extraction (NOX); `last` leaves
+ * the final block unextracted, as the asm does. */
 static inline void mq_slbc_core_c(mq_slbc_args *args, int first, int s, int blk_words,
-                                  int low_signed, int off)
+                                  int low_signed, int off, int last)
 {
     const uint32_t *pa = args->pa;
     const uint32_t *pw = args->pw;
@@ -203,7 +215,7 @@ static inline void mq_slbc_core_c(mq_slbc_args *args, int first, int s, int blk_
             pa += 1;
             pw += 4;
         }
-        if (blk_words > 0) {
+        if (blk_words > 0 && !(last && pa == args->pa_end)) {
             for (int i = 0; i < 8; ++i) {
                 int32_t f = low_signed ? mq_slbc_sbfx_lo(args->acc[i], s)
                                        : mq_slbc_ubfx_lo(args->acc[i], s);
