@@ -66,6 +66,26 @@ def test_smlad2_bit_exact_in_the_emulator(shape, cout, kernel, stride, pair, z, 
 
 
 @pytest.mark.emulator
+@pytest.mark.parametrize(("shape", "cout", "kernel", "stride", "pair", "z"), SMLAD_CASES[:5])
+def test_smlad2b_bit_exact_in_the_emulator(shape, cout, kernel, stride, pair, z, tmp_path):
+    p = BitPair.parse(pair)
+    g = conv_graph(
+        cout,
+        shape,
+        cout,
+        w_bits=p.w,
+        a_bits=p.a,
+        out_bits=2 + cout % 7,
+        kernel=kernel,
+        stride=stride,
+        zero_point=z,
+    )
+    r = bench_case(g, "op", out_dir=tmp_path / "case", prefer="smlad2b")
+    assert r.bit_exact, f"{r.kernel}: {r.first_mismatch}"
+    assert r.scheme == "smlad2b"
+
+
+@pytest.mark.emulator
 @pytest.mark.parametrize("pair", ["w8a8", "w2a4"])
 def test_smlad2_linear_in_the_emulator(pair: str, tmp_path: Path) -> None:
     p = BitPair.parse(pair)
@@ -103,10 +123,8 @@ def _sources() -> list[tuple[str, str, tuple[str, ...]]]:
     ]:
         p = BitPair.parse(pair)
         g = conv_graph(2, shape, 6, kind=kind, w_bits=p.w, a_bits=p.a, out_bits=4)
-        for isa in ("m4", "scalar"):
-            code = render_layer(
-                g, g.op("op"), "mq_layer_0", isa=isa, prefer=None if isa == "scalar" else "smlad2"
-            )
+        for isa, prefer in (("m4", "smlad2"), ("m4", "smlad2b"), ("scalar", None)):
+            code = render_layer(g, g.op("op"), "mq_layer_0", isa=isa, prefer=prefer)
             out.append((code.kernel, code.source, code.support_files))
     for kind in ("maxpool", "avgpool", "add"):
         g = single_op_graph(np.random.default_rng(0), kind, in_shape=(4, 4, 5), a_bits_in=2)

@@ -160,3 +160,43 @@ def test_random_geometry(h, w, cin, cout, k, stride, pair, out_bits, seed) -> No
         zero_point=z,
     )
     check_layer(g, "op", seed=seed, prefer="smlad2")
+
+
+@pytest.mark.parametrize("pair", ["w8a8", "w4a4", "w2a2", "w7a3", "w3a6", "w5a8"])
+@pytest.mark.parametrize(
+    ("shape", "cout", "kernel", "stride"),
+    [((3, 5, 16), 6, 3, 1), ((4, 4, 32), 9, 1, 1), ((5, 4, 6), 5, 3, 2)],
+)
+def test_int8_weight_family(pair: str, shape, cout: int, kernel: int, stride: int) -> None:
+    p = BitPair.parse(pair)
+    g = conv_graph(
+        p.w + cout,
+        shape,
+        cout,
+        w_bits=p.w,
+        a_bits=p.a,
+        out_bits=2 + p.w % 7,
+        kernel=kernel,
+        stride=stride,
+        zero_point=1,
+    )
+    code = check_layer(g, "op", seed=p.a, prefer="smlad2b")
+    assert code.scheme == "smlad2b" and "_2x2c4__m4_smlad2b" in code.kernel
+    geo = conv_geometry(g, g.op("op"))
+    assert code.weight_bytes == smlad.stream_order(geo).size * 4 * -(-cout // 4)  # 1 B/weight
+
+
+def test_int8_weight_stream_expands_to_the_int16_stream() -> None:
+    """SXTB16 and SXTB16 ROR 8 of each int8 word give exactly the smlad2 lane words."""
+    g = conv_geometry(*_graph_op(conv_graph(1, (4, 4, 8), 6, w_bits=8, a_bits=8, out_bits=8)))
+    order = smlad.stream_order(g)
+    w16 = smlad.weight_stream(g, order)  # [nb, steps, 4]
+    w8 = smlad.weight_stream_int8(g, order)  # [nb, 2, quads, 2]
+    b = w8[..., None] >> np.array([0, 8, 16, 24], dtype=np.uint32) & 0xFF
+    sx = b.astype(np.uint8).view(np.int8).astype(np.int64) & 0xFFFF
+    step0 = (sx[..., 0] | sx[..., 2] << 16).astype(np.uint32)
+    step1 = (sx[..., 1] | sx[..., 3] << 16).astype(np.uint32)
+    for h in range(2):
+        for i in range(2):
+            assert np.array_equal(step0[:, h, :, i], w16[:, 0::2, 2 * h + i])
+            assert np.array_equal(step1[:, h, :, i], w16[:, 1::2, 2 * h + i])

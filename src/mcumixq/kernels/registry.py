@@ -30,6 +30,7 @@ VERSION = "0.1"
 FAMILIES: tuple[str, ...] = (
     "mcumixq.kernels.scalar.family",
     "mcumixq.kernels.conv2d.smlad",
+    "mcumixq.kernels.conv2d.smlad_b",
     "mcumixq.kernels.dwconv2d.family",
     "mcumixq.kernels.dwconv2d.pxpar",
     "mcumixq.kernels.pool.maxpool",

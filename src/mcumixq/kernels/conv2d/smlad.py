@@ -38,6 +38,7 @@ SUPPORT = (
     "include/mq_pack.h",
     "include/mq_requant.h",
     "include/mq_smlad2.h",
+    "include/mq_smlad2b.h",
 )
 # Channel pairs (bottom lane, top lane) of the lane words that one 32-bit input word unpacks
 # to, in stream order, per container width (see the im2col in the template).
@@ -112,6 +113,23 @@ def weight_stream(g: ConvGeometry, order: np.ndarray) -> np.ndarray:
     return words.reshape(nb, 4, -1).transpose(0, 2, 1)
 
 
+def weight_stream_int8(g: ConvGeometry, order: np.ndarray) -> np.ndarray:
+    """uint32 words [nblocks, 2 halves, quads, 2 ch] of int8 weights for the smlad2b core.
+
+    Quad q covers steps 2q, 2q+1 with lanes (k0, k1), (k2, k3); its word holds the bytes
+    [w(k0), w(k2), w(k1), w(k3)], so SXTB16 yields step 2q's lanes and SXTB16 ROR #8 step
+    2q+1's. Channels 4b+2h+i of block b sit in half h, slot i.
+    """
+    nb = -(-g.cout // 4)
+    rows = np.zeros((nb * 4, g.k + 1), dtype=np.int64)
+    rows[: g.cout, : g.k] = g.weight.reshape(g.cout, -1)
+    lanes = rows[:, order] & 0xFF  # [C, steps, 2]
+    quads = lanes.reshape(nb * 4, -1, 2, 2).transpose(0, 1, 3, 2)  # [C, quad, lane, step]
+    b = quads.reshape(nb * 4, -1, 4)
+    words = (b[..., 0] | (b[..., 1] << 8) | (b[..., 2] << 16) | (b[..., 3] << 24)).astype(np.uint32)
+    return words.reshape(nb, 2, 2, -1).transpose(0, 1, 3, 2)
+
+
 def folded_bias(g: ConvGeometry) -> np.ndarray:
     """bias - z_in * sum(w) per channel, wrapped to int32 (all core arithmetic is mod 2^32)."""
     b = g.bias.astype(np.int64) - g.zi * g.weight.reshape(g.cout, -1).astype(np.int64).sum(axis=1)
@@ -125,17 +143,23 @@ def _padded(values: np.ndarray, n: int, fill: int) -> np.ndarray:
     return out
 
 
-def name_of(g: ConvGeometry, *, small: bool = False) -> str:
+def name_of(g: ConvGeometry, *, small: bool = False, scheme: str = "smlad2") -> str:
     """Kernel name: window 3x3/1x1 when it is one, s2 for stride-2 layers."""
     window = f"{g.kh}x{g.kw}" if (g.kh, g.kw) in ((3, 3), (1, 1)) else "kxk"
     if g.kind == "linear":
         window = "1x1"
     stride = g.sh if g.sh == g.sw and g.sh > 1 else None
     return kernel_name(
-        op="fc" if g.kind == "linear" else "conv2d", w_bits=g.w_bits, a_bits=g.in_bits,
-        layout="nc" if g.kind == "linear" else "nhwc", window=window, stride=stride,
-        tile="2x1c2" if small else "2x4c2", isa="m4", scheme="smlad2",
-    )  # fmt: skip
+        op="fc" if g.kind == "linear" else "conv2d",
+        w_bits=g.w_bits,
+        a_bits=g.in_bits,
+        layout="nc" if g.kind == "linear" else "nhwc",
+        window=window,
+        stride=stride,
+        tile="2x1c2" if small else "2x2c4" if scheme == "smlad2b" else "2x4c2",
+        isa="m4",
+        scheme=scheme,
+    )
 
 
 def is_small(g: ConvGeometry) -> bool:
@@ -149,36 +173,92 @@ def _requant_arrays(g: ConvGeometry, function: str, what: str, n: int) -> tuple[
     """M plus either the folded (k, rs) of mq_requantize_hi or the plain shift s, padded to n."""
     m = np.broadcast_to(np.asarray(g.multiplier).reshape(-1), (g.cout,))
     s = np.broadcast_to(np.asarray(g.shift).reshape(-1), (g.cout,))
-    parts = [c_array(f"{function}_m", "int32_t", _padded(m, n, 1 << 30),
-                     f"{what}: multiplier M [{n}]", hex_data=False)]  # fmt: skip
+    parts = [
+        c_array(
+            f"{function}_m",
+            "int32_t",
+            _padded(m, n, 1 << 30),
+            f"{what}: multiplier M [{n}]",
+            hex_data=False,
+        )
+    ]
     fast_rq = fast_requant(s, g.zo)
     if fast_rq is None:
-        parts.append(c_array(f"{function}_s", "int32_t", _padded(s, n, 31),
-                             f"{what}: shift s [{n}]", hex_data=False))  # fmt: skip
+        parts.append(
+            c_array(
+                f"{function}_s",
+                "int32_t",
+                _padded(s, n, 31),
+                f"{what}: shift s [{n}]",
+                hex_data=False,
+            )
+        )
     else:
-        parts.append(c_array(f"{function}_k", "int32_t", _padded(fast_rq.k, n, 0),
-                             f"{what}: 2^(s-33) + z_out * 2^(s-32) [{n}] (mq_requantize_hi)",
-                             hex_data=False))  # fmt: skip
-        parts.append(c_array(f"{function}_r", "int32_t", _padded(fast_rq.rs, n, 1),
-                             f"{what}: s - 32 [{n}]", hex_data=False))  # fmt: skip
+        parts.append(
+            c_array(
+                f"{function}_k",
+                "int32_t",
+                _padded(fast_rq.k, n, 0),
+                f"{what}: 2^(s-33) + z_out * 2^(s-32) [{n}] (mq_requantize_hi)",
+                hex_data=False,
+            )
+        )
+        parts.append(
+            c_array(
+                f"{function}_r",
+                "int32_t",
+                _padded(fast_rq.rs, n, 1),
+                f"{what}: s - 32 [{n}]",
+                hex_data=False,
+            )
+        )
     return "\n".join(parts), fast_rq is not None
 
 
-def _block_params(g: ConvGeometry, function: str, what: str) -> tuple[dict, int, int]:
+def _weight_array(
+    g: ConvGeometry, function: str, what: str, order: np.ndarray, compact: bool
+) -> tuple[str, int]:
+    """The weight stream as a C array and its byte count (int16 lanes, or int8 when compact)."""
+    steps = order.shape[0]
+    if compact:
+        words = weight_stream_int8(g, order)
+        layout = (
+            f"int8 x 4 per word, [{words.shape[0]} blocks][2 halves of 2 ch]"
+            f"[{steps // 2} quads][2 ch],\nbytes w(k0), w(k2), w(k1), w(k3) of steps "
+            "(k0, k1), (k2, k3) in im2col stream order"
+        )
+    else:
+        words = weight_stream(g, order)
+        layout = (
+            f"int16 lanes, [{words.shape[0]} blocks of 4 ch][{steps} steps][4 ch],"
+            "\nword = w[c][k0] | w[c][k1] << 16 in im2col stream order"
+        )
+    text = c_array(f"{function}_w", "uint32_t", words, f"{what}: weights as {layout}")
+    return text, int(words.size * 4)
+
+
+def _block_params(
+    g: ConvGeometry, function: str, what: str, *, compact: bool = False
+) -> tuple[dict, int, int]:
     """Template parameters, weight bytes and channel count of the 2 px x 4 ch block kernel."""
     order = stream_order(g)
     steps = order.shape[0]
-    words = weight_stream(g, order)
-    nb = words.shape[0]
+    nb = -(-g.cout // 4)
+    warray, weight_bytes = _weight_array(g, function, what, order, compact)
     rq, fastrq = _requant_arrays(g, function, what, 4 * nb)
-    arrays = "\n".join((
-        c_array(f"{function}_w", "uint32_t", words,
-                f"{what}: weights as int16 lanes, [{nb} blocks of 4 ch][{steps} steps][4 ch],"
-                "\nword = w[c][k0] | w[c][k1] << 16 in im2col stream order"),
-        c_array(f"{function}_b", "int32_t", _padded(folded_bias(g), 4 * nb, 0),
-                f"{what}: bias - z_in * sum(w), int32 mod 2^32 [{4 * nb}]", hex_data=False),
-        rq,
-    ))  # fmt: skip
+    arrays = "\n".join(
+        (
+            warray,
+            c_array(
+                f"{function}_b",
+                "int32_t",
+                _padded(folded_bias(g), 4 * nb, 0),
+                f"{what}: bias - z_in * sum(w), int32 mod 2^32 [{4 * nb}]",
+                hex_data=False,
+            ),
+            rq,
+        )
+    )
     fast = is_fast(g)
     words_per_tap = g.in_pixel_bytes // 4
     if fast:  # lane words written by the word unpack, then zero tail up to `steps`
@@ -186,13 +266,22 @@ def _block_params(g: ConvGeometry, function: str, what: str) -> tuple[dict, int,
     else:
         real_steps = -(-(g.kh * g.kw * g.cin) // 2)
     params = {
-        "arrays": arrays, "fast": fast, "steps": steps, "k_pad": 2 * steps,
-        "unroll": unroll_of(steps), "fastrq": fastrq, "nblocks": nb,
-        "last_valid": g.cout - 4 * (nb - 1), "zpair": g.zi | (g.zi << 16),
-        "words_per_tap": words_per_tap, "lanes_per_tap": words_per_tap * 16 // g.in_sb,
-        "tail_words": steps - real_steps, "scratch": 8 * steps,
-    }  # fmt: skip
-    return params, int(words.size * 4), 4 * nb
+        "arrays": arrays,
+        "fast": fast,
+        "steps": steps,
+        "k_pad": 2 * steps,
+        "unroll": unroll_of(steps),
+        "fastrq": fastrq,
+        "nblocks": nb,
+        "last_valid": g.cout - 4 * (nb - 1),
+        "zpair": g.zi | (g.zi << 16),
+        "words_per_tap": words_per_tap,
+        "lanes_per_tap": words_per_tap * 16 // g.in_sb,
+        "tail_words": steps - real_steps,
+        "scratch": 8 * steps,
+        "compact": compact,
+    }
+    return params, weight_bytes, 4 * nb
 
 
 def _small_params(g: ConvGeometry, function: str, what: str) -> tuple[dict, int, int]:
@@ -203,37 +292,76 @@ def _small_params(g: ConvGeometry, function: str, what: str) -> tuple[dict, int,
     lanes = rows.reshape(g.cout, steps, 2) & 0xFFFF
     words = (lanes[..., 0] | (lanes[..., 1] << 16)).astype(np.uint32)
     rq, fastrq = _requant_arrays(g, function, what, g.cout)
-    arrays = "\n".join((
-        c_array(f"{function}_w", "uint32_t", words,
+    arrays = "\n".join(
+        (
+            c_array(
+                f"{function}_w",
+                "uint32_t",
+                words,
                 f"{what}: weights as int16 lanes [{g.cout} ch][{steps} steps],"
-                "\nword = w[c][2j] | w[c][2j+1] << 16 in OHWI order"),
-        c_array(f"{function}_b", "int32_t", folded_bias(g),
-                f"{what}: bias - z_in * sum(w), int32 mod 2^32 [{g.cout}]", hex_data=False),
-        rq,
-    ))  # fmt: skip
+                "\nword = w[c][2j] | w[c][2j+1] << 16 in OHWI order",
+            ),
+            c_array(
+                f"{function}_b",
+                "int32_t",
+                folded_bias(g),
+                f"{what}: bias - z_in * sum(w), int32 mod 2^32 [{g.cout}]",
+                hex_data=False,
+            ),
+            rq,
+        )
+    )
     params = {"arrays": arrays, "steps": steps, "fastrq": fastrq, "scratch": 0}
     return params, int(words.size * 4), g.cout
 
 
 def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
     """Render the layer: reordered int16 weight stream, folded bias, (M, s), the template."""
+    return render_dense(graph, op, function, isa, compact=False)
+
+
+def render_dense(graph: Graph, op: Op, function: str, isa: str, *, compact: bool) -> LayerCode:
+    """Render with int16-lane weights (smlad2) or int8 weights expanded by SXTB16 (smlad2b).
+
+    First-layer shapes always take the small kernel (its int16 weights are a few hundred bytes).
+    """
     if supports(graph, op, isa) is None:
         raise UnsupportedModelError(f"{op.name} ({op.kind}): not a dense conv2d/linear on the m4")
     g = conv_geometry(graph, op)
     small = is_small(g)
-    kernel = name_of(g, small=small)
-    tile = "2x1c2" if small else "2x4c2"
-    what = f"{g.name} ({g.kind}) w{g.w_bits}a{g.in_bits}, scheme smlad2 {tile}"
-    build = _small_params if small else _block_params
-    params, weight_bytes, channels = build(g, function, what)
+    compact = compact and not small
+    scheme = "smlad2b" if compact else "smlad2"
+    kernel = name_of(g, small=small, scheme=scheme)
+    tile = "2x1c2" if small else "2x2c4" if compact else "2x4c2"
+    what = f"{g.name} ({g.kind}) w{g.w_bits}a{g.in_bits}, scheme {scheme} {tile}"
+    if small:
+        params, weight_bytes, channels = _small_params(g, function, what)
+    else:
+        params, weight_bytes, channels = _block_params(g, function, what, compact=compact)
     template = TEMPLATE_SMALL if small else TEMPLATE
-    source = template_env(FAMILY_DIR).get_template(template).render(
-        header=header_comment(f"conv2d/{template}", f"{kernel} K={g.k} steps={params['steps']}"),
-        g=g, kernel=kernel, fn=function, npix=g.oh * g.ow, **params,
-    )  # fmt: skip
+    source = (
+        template_env(FAMILY_DIR)
+        .get_template(template)
+        .render(
+            header=header_comment(
+                f"conv2d/{template}", f"{kernel} K={g.k} steps={params['steps']}"
+            ),
+            g=g,
+            kernel=kernel,
+            fn=function,
+            npix=g.oh * g.ow,
+            **params,
+        )
+    )
     per_channel = 16 if params["fastrq"] else 12  # bias, M and (k, rs) or s
     return LayerCode(
-        function=function, kernel=kernel, source=source, support_files=SUPPORT,
-        scratch_bytes=params["scratch"], const_bytes=weight_bytes + per_channel * channels,
-        weight_bytes=weight_bytes, inplace=False, scheme="smlad2",
-    )  # fmt: skip
+        function=function,
+        kernel=kernel,
+        source=source,
+        support_files=SUPPORT,
+        scratch_bytes=params["scratch"],
+        const_bytes=weight_bytes + per_channel * channels,
+        weight_bytes=weight_bytes,
+        inplace=False,
+        scheme=scheme,
+    )
