@@ -113,7 +113,7 @@ def test_scalar_family_in_the_emulator(kind: str, tmp_path: Path) -> None:
     assert r.kernel.endswith("__scalar")
 
 
-def _sources() -> list[tuple[str, str, tuple[str, ...]]]:
+def _sources() -> list[tuple[str, str, tuple[str, ...], int]]:
     out = []
     for pair, shape, kind in [
         ("w8a8", (5, 5, 8), "conv2d"),
@@ -125,18 +125,18 @@ def _sources() -> list[tuple[str, str, tuple[str, ...]]]:
         g = conv_graph(2, shape, 6, kind=kind, w_bits=p.w, a_bits=p.a, out_bits=4)
         for isa, prefer in (("m4", "smlad2"), ("m4", "smlad2b"), ("scalar", None)):
             code = render_layer(g, g.op("op"), "mq_layer_0", isa=isa, prefer=prefer)
-            out.append((code.kernel, code.source, code.support_files))
+            out.append((code.kernel, code.source, code.support_files, code.const_bytes))
     for kind in ("maxpool", "avgpool", "add"):
         g = single_op_graph(np.random.default_rng(0), kind, in_shape=(4, 4, 5), a_bits_in=2)
         code = render_layer(g, g.op("op"), "mq_layer_0", isa="scalar")
-        out.append((code.kernel, code.source, code.support_files))
+        out.append((code.kernel, code.source, code.support_files, code.const_bytes))
     return out
 
 
 @pytest.mark.toolchain
 @pytest.mark.skipif(shutil.which(ARM_CC) is None, reason="arm-none-eabi-gcc not installed")
 def test_sources_compile_warning_free_for_the_m4(tmp_path: Path) -> None:
-    for i, (kernel, source, support) in enumerate(_sources()):
+    for i, (kernel, source, support, const_bytes) in enumerate(_sources()):
         src = tmp_path / f"layer{i}.c"
         src.write_text(source)
         cmd = [
@@ -152,3 +152,17 @@ def test_sources_compile_warning_free_for_the_m4(tmp_path: Path) -> None:
         cmd += [str(KERNELS_DIR / s) for s in support if s.endswith(".c")]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         assert proc.returncode == 0, f"{kernel}: {proc.stderr.strip()[:400]}"
+        assert _rodata_bytes(tmp_path / f"layer{i}.o", "mq_layer_0_") == const_bytes, kernel
+
+
+def _rodata_bytes(obj: Path, prefix: str) -> int:
+    """Bytes of the layer's constant arrays in the object file (LayerCode.const_bytes)."""
+    from elftools.elf.elffile import ELFFile
+
+    with obj.open("rb") as f:
+        symtab = ELFFile(f).get_section_by_name(".symtab")
+        return sum(
+            s["st_size"]
+            for s in symtab.iter_symbols()
+            if s.name.startswith(prefix) and s["st_info"]["type"] == "STT_OBJECT"
+        )
