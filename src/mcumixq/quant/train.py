@@ -154,7 +154,7 @@ def train(
             loss.backward()
             opt.step()
             sched.step()
-            loss_sum += float(loss) * int(y.numel())
+            loss_sum += float(loss.detach()) * int(y.numel())
             correct += int((out.argmax(dim=1) == y).sum())
             seen += int(y.numel())
         test_acc = evaluate(model, test_loader)
