@@ -61,7 +61,7 @@ def test_corrupt_weights(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="corrupt or foreign weights"):
         load_checkpoint(ckpt)
     (ckpt / "model.pt").write_bytes(b"\x80\x04garbage")
-    with pytest.raises(InputError, match="model.pt"):
+    with pytest.raises(InputError, match=r"model\.pt"):
         load_checkpoint(ckpt)
 
 

@@ -1,4 +1,4 @@
-"""prepare_qat: every zoo model, BN folded, quantizers shared per tensor, clear unsupported errors."""
+"""prepare_qat: every zoo model, BN folded, shared tensor quantizers, clear unsupported errors."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def test_bits_can_change_after_prepare() -> None:
 
 def test_unknown_layer_in_map() -> None:
     model, x = _model("tinyvgg")
-    with pytest.raises(ConfigError, match="features.42"):
+    with pytest.raises(ConfigError, match=r"features\.42"):
         prepare_qat(model, QuantConfig.from_json({"features.42": "4/4"}), x)
 
 

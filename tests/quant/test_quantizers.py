@@ -85,7 +85,7 @@ def test_lsq_gradients_flow_to_input_and_step() -> None:
     xg = (x * 1.5).requires_grad_(True)  # part of the input lies beyond the clip
     q(xg).sum().backward()
     assert q.step.grad is not None and float(q.step.grad[4 - 2].abs()) > 0
-    step = float(q.step_for())
+    step = float(q.step_for().detach())
     clip = step * (a_range(4)[1] + 0.5)  # codes beyond this round past qmax and are clamped
     inside = xg.detach() < clip - 1e-3
     assert torch.all(xg.grad[inside] == 1) and torch.all(xg.grad[xg.detach() > clip + 1e-3] == 0)
