@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mcumixq.errors import ToolchainError
+from mcumixq.errors import MqError, ToolchainError
 from mcumixq.target.boards import get_board
 from mcumixq.target.build import build_elf
 from mcumixq.target.emulator import RunResult, run_elf
@@ -57,11 +57,34 @@ def build_asm(tmp_path: Path, toolchain: Toolchain) -> Callable[..., Path]:
     return build
 
 
+def run_both(elf: Path, **kwargs: object) -> RunResult:
+    """Run with the C block counter and with the pure-Python hook; both must agree exactly
+    (same result, or the same error message)."""
+    outcomes = []
+    for native in (True, False):
+        try:
+            outcomes.append(run_elf(elf, native=native, **kwargs))  # type: ignore[arg-type]
+        except MqError as err:
+            outcomes.append(err)
+    fast, slow = outcomes
+    if isinstance(fast, MqError) or isinstance(slow, MqError):
+        assert (type(fast), str(fast)) == (type(slow), str(slow))
+        raise fast  # type: ignore[misc]
+    assert fast == slow
+    return fast
+
+
+@pytest.fixture
+def run_checked() -> Callable[..., RunResult]:
+    """`run_both` as a fixture, for test modules (tests/ is not a package)."""
+    return run_both
+
+
 @pytest.fixture
 def run_asm(build_asm: Callable[..., Path]) -> Callable[..., RunResult]:
-    """Assemble `body` plus optional `data` and run it; keyword arguments go to run_elf."""
+    """Assemble `body` plus optional `data` and run it (both hooks); kwargs go to run_elf."""
 
     def run(body: str, data: str = "", **kwargs: object) -> RunResult:
-        return run_elf(build_asm(body, data), **kwargs)  # type: ignore[arg-type]
+        return run_both(build_asm(body, data), **kwargs)
 
     return run

@@ -3,6 +3,7 @@ stack high-water mark, and a -O3 C kernel whose cycle count is derived from its 
 
 from __future__ import annotations
 
+import shutil
 import struct
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from mcumixq.target.boards import get_board
 from mcumixq.target.build import STRICT_CFLAGS, build_elf
 from mcumixq.target.elf import load_elf
 from mcumixq.target.emulator import run_elf
+from mcumixq.target.native import load_native
 
 pytestmark = [pytest.mark.toolchain, pytest.mark.emulator]
 
@@ -300,3 +302,8 @@ def test_symbol_io_errors(tmp_path: Path, toolchain) -> None:
     r = run_elf(elf, inputs={"mq_n": struct.pack("<i", 3)}, read=["mq_n"])
     assert struct.unpack("<i", r.symbols["mq_n"])[0] == 3
     assert r.functions["mq_dot_q15"] == _dot_cycles(3)
+
+
+def test_native_counter_is_available_with_a_host_compiler() -> None:
+    if shutil.which("cc") or shutil.which("gcc"):
+        assert load_native() is not None  # so run_both really compares two implementations

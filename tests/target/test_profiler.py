@@ -23,7 +23,7 @@ from mcumixq.target.boards import Board, get_board
 from mcumixq.target.build import build_elf
 from mcumixq.target.cycles import REFILL_CYCLES, insn_cost
 from mcumixq.target.elf import load_elf
-from mcumixq.target.emulator import new_engine, run_elf
+from mcumixq.target.emulator import new_engine
 
 pytestmark = [pytest.mark.toolchain, pytest.mark.emulator]
 BOARD = get_board("nucleo-l4r5zi")
@@ -105,9 +105,9 @@ def trace(elf: Path, board: Board) -> tuple[int, int, dict[str, int]]:
     return tracer.cycles, tracer.instructions, functions
 
 
-def _agree(elf: Path) -> None:
+def _agree(elf: Path, run_checked: Callable[..., Any]) -> None:
     cycles, insns, functions = trace(elf, BOARD)
-    r = run_elf(elf, board=BOARD)
+    r = run_checked(elf, board=BOARD)
     assert (r.cycles, r.instructions) == (cycles, insns)
     assert r.functions == functions
 
@@ -157,10 +157,11 @@ int main(void) {
 
 
 @pytest.mark.parametrize("name", sorted(C_PROGRAMS))
-def test_c_programs_agree_with_the_trace(name: str, tmp_path: Path, toolchain) -> None:
+def test_c_programs_agree_with_the_trace(name: str, tmp_path: Path, toolchain, run_checked) -> None:
     src = tmp_path / f"{name}.c"
     src.write_text(C_PROGRAMS[name])
-    _agree(build_elf([src], tmp_path / f"{name}.elf", board=BOARD, toolchain=toolchain))
+    elf = build_elf([src], tmp_path / f"{name}.elf", board=BOARD, toolchain=toolchain)
+    _agree(elf, run_checked)
 
 
 def _reg(rnd: random.Random) -> str:
@@ -218,6 +219,6 @@ def _random_asm(seed: int, length: int) -> str:
     max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(seed=st.integers(0, 2**32 - 1))
-def test_random_assembly_agrees_with_the_trace(seed: int, build_asm) -> None:
+def test_random_assembly_agrees_with_the_trace(seed: int, build_asm, run_checked) -> None:
     data = "buf: .word buf\n    .space 124\n"
-    _agree(build_asm(_random_asm(seed, 900), data, f"r{seed}"))
+    _agree(build_asm(_random_asm(seed, 900), data, f"r{seed}"), run_checked)

@@ -60,8 +60,13 @@ class BlockProfiler:
         self._depth: dict[str, int] = {}
         self._frames: list[tuple[int, str, int, int]] = []  # (return, name, cycles, SP)
         self._entry_function = entry_function
-        self._packed: Callable[[], int] = lambda: 0
-        self.last_block: Callable[[], int] = lambda: 0  # start address of the last block
+        self._ret_top = -1  # return address of the innermost open frame
+        # Set by whichever hook drives the run: (cycles, instructions) so far, last block start.
+        self.totals: Callable[[], tuple[int, int]] = lambda: (0, 0)
+        self.last_block: Callable[[], int] = lambda: 0
+        # Called with a record whose flag was raised after it was created (native counters
+        # keep their own copy of the flag).
+        self.flag_listener: Callable[[list[Any]], None] | None = None
         self.limit_hit = False
         self.error: Exception | None = None
 
@@ -94,7 +99,7 @@ class BlockProfiler:
         self._edges[key] = record
         return record
 
-    def _slow(self, uc: Any, prev: int, address: int, size: int) -> list[Any] | None:
+    def price_pair(self, uc: Any, prev: int, address: int, size: int) -> list[Any] | None:
         """Cold path of the hook: price a new pair; on failure stop the run, keep the error."""
         try:
             return self._new_edge(uc, prev, address, size)
@@ -109,8 +114,10 @@ class BlockProfiler:
         if address not in self._return_sites:
             self._return_sites.add(address)
             for record in self._edges.values():
-                if record[_ID] >> 16 == address:
+                if record[_ID] >> 16 == address and not record[_FLAG]:
                     record[_FLAG] = True
+                    if self.flag_listener is not None:
+                        self.flag_listener(record)
 
     def _enter(self, return_address: int, name: str, at: int, sp: int) -> None:
         self._frames.append((return_address, name, at, sp))
@@ -124,6 +131,24 @@ class BlockProfiler:
             self._inclusive[name] = self._inclusive.get(name, 0) + at - start
         return self._frames[-1][0] if self._frames else -1
 
+    def on_flagged(self, uc: Any, record: list[Any], address: int, cycles: int) -> None:
+        """Shadow call stack step for a flagged pair; `cycles` already includes this block.
+
+        A return restores the SP the call was made with; checking it keeps a recursive callee
+        that branches to its own return address from closing its frame early.
+        """
+        at = cycles - record[_OWN]
+        frames = self._frames
+        if address == self._ret_top and uc.reg_read(UC_ARM_REG_SP) == frames[-1][3]:
+            self._ret_top = self._leave(at)
+        if record[_CALL] is not None:
+            self._enter(record[_CALL][0], record[_CALL][1], at, uc.reg_read(UC_ARM_REG_SP))
+            self._ret_top = frames[-1][0]
+
+    def start(self) -> None:
+        """Open the entry function's frame (before the first block runs)."""
+        self._enter(-1, self._entry_function, 0, -1)
+
     def make_hook(self, uc: Any) -> Callable[[Any, int, int, Any], None]:
         """Return the raw block callback `(handle, address, size, user)` for `uchook`.
 
@@ -131,24 +156,11 @@ class BlockProfiler:
         the size so a block retranslated with another size is priced afresh. Errors in the
         cold path stop the run and are kept in `error` (a raw ctypes callback must not raise).
         """
-        edges = self._edges
-        slow, enter, leave, frames = self._slow, self._enter, self._leave, self._frames
+        edges, slow, on_flagged = self._edges, self.price_pair, self.on_flagged
         stop_at = self._limit << CYCLE_BITS | _CYCLE_MASK
         prev_key = 0  # id of the previous block << 32
         packed = 0
-        ret_top = -1
-        enter(-1, self._entry_function, 0, -1)
-
-        def flagged(record: list[Any], address: int) -> None:
-            # A return restores the SP the call was made with; checking it keeps a recursive
-            # callee that branches to its own return address from closing its frame early.
-            nonlocal ret_top
-            at = (packed & _CYCLE_MASK) - record[_OWN]
-            if address == ret_top and uc.reg_read(UC_ARM_REG_SP) == frames[-1][3]:
-                ret_top = leave(at)
-            if record[_CALL] is not None:
-                enter(record[_CALL][0], record[_CALL][1], at, uc.reg_read(UC_ARM_REG_SP))
-                ret_top = frames[-1][0]
+        self.start()
 
         # Literal indices below (not the _NAMES) save global lookups on the hottest path.
         def hook(_handle: Any, address: int, size: int, _user: Any) -> None:
@@ -162,25 +174,24 @@ class BlockProfiler:
             packed += record[1]  # _PACKED
             prev_key = record[3]  # _NEXT_KEY
             if record[4]:  # _FLAG
-                flagged(record, address)
+                on_flagged(uc, record, address, packed & _CYCLE_MASK)
             if packed > stop_at:
                 self.limit_hit = True
                 uc.emu_stop()
 
-        def totals() -> int:
-            return packed
+        def totals() -> tuple[int, int]:
+            return packed & _CYCLE_MASK, packed >> CYCLE_BITS
 
         def last_block() -> int:
             return prev_key >> 48
 
-        self._packed = totals
+        self.totals = totals
         self.last_block = last_block
         return hook
 
     def finish(self) -> Profile:
         """Close open frames and attribute every pair's cycles to the functions involved."""
-        packed = self._packed()
-        cycles, instructions = packed & _CYCLE_MASK, packed >> CYCLE_BITS
+        cycles, instructions = self.totals()
         while self._frames:
             self._leave(cycles)
         functions: dict[str, int] = {}
