@@ -130,7 +130,10 @@ def load_native() -> ctypes.CDLL | None:
             return None
         if proc.returncode != 0:
             return None
-        handle = ctypes.CDLL(str(lib))  # stays mapped after the directory is removed
+        try:
+            handle = ctypes.CDLL(str(lib))  # stays mapped after the directory is removed
+        except OSError:  # e.g. a noexec temp directory: keep the Python hook
+            return None
     handle.mq_insert.restype = ctypes.c_int64
     handle.mq_insert.argtypes = [ctypes.POINTER(_State), *[ctypes.c_uint64] * 5]
     return handle
