@@ -181,6 +181,9 @@ def check_sram(
     items = dict(consumers)
     items.update({p.tensor: p.size for p in plan.placements})
     items["scratch"] = plan.scratch_bytes
+    # The graph's input and output buffers live outside the arena but often dominate.
+    items["input buffer"] = plan.input_bytes
+    items["output buffer"] = plan.output_bytes
     top = sorted(items.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
     largest = ", ".join(f"{k} {v} B" for k, v in top)
     raise BudgetError(
