@@ -40,6 +40,7 @@ def test_neither_compiler_gives_an_install_hint(tmp_path: Path, monkeypatch) -> 
 
 
 @pytest.mark.emulator
+@pytest.mark.slow  # a fresh zig cache compiles compiler-rt first (about a minute)
 def test_zig_fallback_builds_a_runnable_elf(tmp_path: Path, monkeypatch) -> None:
     pytest.importorskip("ziglang")
     monkeypatch.setenv("PATH", str(tmp_path))  # hide arm-none-eabi-gcc
