@@ -16,11 +16,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "run",
         help="run a Cortex-M4 ELF in the emulator: cycles, functions, flash, SRAM",
         description=(
-            "Run ELF from its entry (default _start) until BKPT in the emulated Cortex-M4 "
-            "(unicorn + the TRM cycle model of DESIGN §5) and report cycles, instructions, "
-            "cycles per function (exclusive and inclusive of callees), flash and SRAM bytes "
-            "(SRAM includes the measured stack high-water mark). The board is guessed from the "
-            "ELF's memory map unless --board is given."
+            "Run ELF from its entry (default _start) until BKPT in the emulated Cortex-M4\n"
+            "(unicorn + the TRM cycle model of DESIGN §5) and report cycles, instructions,\n"
+            "cycles per function (exclusive and inclusive of callees), flash and SRAM bytes\n"
+            "(SRAM includes the measured stack high-water mark). Semihosting output and exit\n"
+            "are served. The board is guessed from the ELF's memory map unless --board is given."
         ),
         epilog=(
             "examples:\n"
