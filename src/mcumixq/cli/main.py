@@ -13,6 +13,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from mcumixq.cli.exit import EXIT_INTERRUPTED, EXIT_OK
 from mcumixq.errors import MqError
@@ -34,9 +35,21 @@ SUBCOMMANDS = (
 log = logging.getLogger("mcumixq")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse parser whose usage errors are one line (what + where to look), exit status 2.
+
+    argparse's default prints the whole usage block before the error; for a long subcommand
+    that buries the one line the user needs. Subparsers inherit this class.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        """Print `prog: error: message; see 'prog --help'` on stderr and exit 2."""
+        self.exit(2, f"{self.prog}: error: {message}; see '{self.prog} --help'\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every available subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="mcumixq",
         description="Mixed-precision CNNs from PyTorch to fast C for Arm Cortex-M (SLBC kernels).",
         epilog="example: mcumixq demo --out out/demo",
@@ -61,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
 def configure_logging(verbose: int, quiet: int) -> None:
     """Map -v/-q counts to a logging level (pipx's formula), handler on stderr."""
     level = min(max(logging.DEBUG, logging.WARNING - 10 * verbose + 10 * quiet), logging.CRITICAL)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
