@@ -1,4 +1,4 @@
-"""Depthwise channel-strip families (smlad2 / mla1 / pxpar4) vs ir.reference: host and emulator."""
+"""Depthwise channel-strip families (smlad2 / pxpar4) vs ir.reference: host and emulator."""
 
 from __future__ import annotations
 
@@ -124,3 +124,30 @@ def test_emulated_bit_exact(tmp_path, w, a) -> None:
     assert res.bit_exact, res.first_mismatch
     assert res.kernel.startswith("mq_dwconv2d_") and "__m4_" in res.kernel
     assert res.cycles > 0
+
+
+@pytest.mark.emulator
+@pytest.mark.toolchain
+def test_mixed_model_deploys_bit_exact(tmp_path) -> None:
+    """DS-CNN/ResNet-like chain: the dw, pool and add families inside a whole firmware."""
+    from mcumixq.codegen.deploy import deploy
+
+    b = GraphBuilder(np.random.default_rng(0), (12, 10, 1), a_bits=8)
+    b.conv2d(16, kernel=3, stride=2, w_bits=8, a_bits=4)
+    x = b.current
+    b.conv2d(depthwise=True, kernel=3, w_bits=4, a_bits=4)
+    b.conv2d(16, kernel=1, w_bits=4, a_bits=4)
+    b.add(x, b.current, a_bits=4)
+    b.maxpool(2)
+    b.conv2d(depthwise=True, kernel=3, stride=2, w_bits=2, a_bits=2)
+    b.conv2d(32, kernel=1, w_bits=2, a_bits=8)
+    b.avgpool(None, a_bits=8)
+    b.linear(10, w_bits=8, a_bits=8)
+    res = deploy(b.build(), tmp_path / "deploy", n_samples=2)
+    assert res.bit_exact, res.first_mismatch
+    kernels = {layer["name"]: layer["kernel"] for layer in res.layers}
+    assert kernels["layers.1"].endswith("__m4_pxpar4")
+    assert kernels["layers.5"].startswith("mq_dwconv2d_w2a4_nhwc_3x3s2_")
+    assert kernels["layers.3"].endswith("__m4_lut")
+    assert kernels["layers.4"].endswith("__m4_usub8")
+    assert kernels["layers.7"].endswith("__m4_swar")

@@ -13,6 +13,7 @@ multiplier, and by requantization. The kernel therefore
 - requantizes with one SMLAL + ASR against a per-channel int64 constant holding the bias, the
   rounding term and the output zero point (proved overflow-free here, else the exact
   mq_requantize path), then packs straight into the output container.
+Other windows and strides pair taps along each row (SMLAD on possibly unaligned lane words).
 Weights are stored bit-packed at w_bits (offset by -w_min), unpacked once per channel.
 """
 
@@ -31,7 +32,7 @@ from mcumixq.kernels.registry import LayerCode, header_comment, template_env
 from mcumixq.numerics import w_range
 
 NAME = "dwstrip"
-SCHEMES = ("smlad2", "mla1")
+SCHEMES = ("smlad2",)
 FAMILY_DIR = Path(__file__).resolve().parent
 TEMPLATE = "dwconv2d__m4_strip.c.in"
 SUPPORT = (
@@ -80,7 +81,7 @@ def plan(g: ConvGeometry, path: str | None = None) -> Plan:
     elif path == "s2":
         cols = 2 * g.ow + 2
     else:
-        cols = (g.ow - 1) * g.sw + g.kw
+        cols = (g.ow - 1) * g.sw + g.kw + g.kw % 2  # the last tap pair reads one column more
     hp = max(g.h + g.pt, rows)
     wp = max(g.w + g.pl, cols)
     wp += wp % 2
@@ -245,7 +246,7 @@ def _kernel(g: ConvGeometry, path: str) -> tuple[str, str]:
             isa="m4", scheme="pxpar4",
         )  # fmt: skip
         return name, "pxpar4"
-    scheme = "mla1" if path == "generic" else "smlad2"
+    scheme = "smlad2"
     name = kernel_name(
         op="dwconv2d",
         w_bits=g.w_bits,
