@@ -137,7 +137,7 @@ STEP_CYCLES, LOOP_CYCLES, BLOCK_CYCLES = 16.0, 6.0, 69.0
 
 
 def unroll(steps: int, seg: int = 4) -> int:
-    """Steps per asm loop iteration (4, 2 or 1, dividing the segment length `seg`) minimising
+    """Steps per asm loop iteration (8, 4, 2 or 1, dividing the segment length `seg`) minimising
     cycles per step for the bound n: blocks hold n rounded down to the unroll, so a larger
     unroll can cost extractions."""
 
@@ -146,7 +146,7 @@ def unroll(steps: int, seg: int = 4) -> int:
         n -= n % u
         return STEP_CYCLES + LOOP_CYCLES / u + BLOCK_CYCLES / n if n else float("inf")
 
-    return min((u for u in (4, 2, 1) if seg % u == 0), key=per_step)
+    return min((u for u in (8, 4, 2, 1) if seg % u == 0), key=per_step)
 
 
 def block_words(steps: int, seg: int = 4) -> int:
@@ -193,7 +193,8 @@ def plan(g: ConvGeometry, scheme: Scheme) -> Plan:
 
 def _fits(g: ConvGeometry, p: Plan) -> bool:
     """The asm addresses pixel 1 with a 12-bit immediate; row buffers stay modest."""
-    return 4 * p.off_words <= MAX_IMM12 and 4 * g.kh * p.rb <= MAX_SCRATCH
+    imms = (p.off_words, p.seg, p.rb - p.seg, p.blk_words)
+    return max(imms) * 4 <= MAX_IMM12 and 4 * g.kh * p.rb <= MAX_SCRATCH
 
 
 def requant_table(g: ConvGeometry, bias: np.ndarray) -> tuple[np.ndarray, bool]:

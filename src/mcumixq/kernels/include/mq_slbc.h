@@ -84,9 +84,9 @@ typedef struct {
     "smlad r8, r10, lr, r8\n\t"                                                                  \
     "smlad r9, r11, lr, r9\n\t"
 
-/* Core entry: a first segment zeroes the accumulators (and, with extraction, low[]); a later
- * segment reloads them from args. r0 = args on entry, pa afterwards. */
-#define MQ_SLBC_INIT_ZERO_LOW                                                                    \
+/* Core entry: zero the accumulators (and low[] when fields are extracted in the core), then
+ * load pa and pw. r0 = args on entry, pa afterwards. */
+#define MQ_SLBC_ZERO_ACC                                                                         \
     "movs r2, #0\n\t"                                                                            \
     "movs r3, #0\n\t"                                                                            \
     "movs r4, #0\n\t"                                                                            \
@@ -94,21 +94,7 @@ typedef struct {
     "movs r6, #0\n\t"                                                                            \
     "movs r7, #0\n\t"                                                                            \
     "movs r8, #0\n\t"                                                                            \
-    "movs r9, #0\n\t"                                                                            \
-    "add r12, r0, #44\n\t"                                                                       \
-    "stm r12, {r2-r9}\n\t"                                                                       \
-    "ldm r0, {r0, r1}\n\t"
-#define MQ_SLBC_INIT_ZERO                                                                        \
-    "movs r2, #0\n\t"                                                                            \
-    "movs r3, #0\n\t"                                                                            \
-    "movs r4, #0\n\t"                                                                            \
-    "movs r5, #0\n\t"                                                                            \
-    "movs r6, #0\n\t"                                                                            \
-    "movs r7, #0\n\t"                                                                            \
-    "movs r8, #0\n\t"                                                                            \
-    "movs r9, #0\n\t"                                                                            \
-    "ldm r0, {r0, r1}\n\t"
-#define MQ_SLBC_INIT_LOAD "ldm r0, {r0-r9}\n\t"
+    "movs r9, #0\n\t"
 
 /* Extract the low field of acc register R into lr, drop it, add it to low[K] (r12 = args). */
 #define MQ_SLBC_EXTRACT(BFX, R, K)                                                               \
@@ -125,104 +111,139 @@ typedef struct {
     MQ_SLBC_EXTRACT(BFX, "r8", "68") MQ_SLBC_EXTRACT(BFX, "r9", "72")
 
 #if MQ_HAVE_DSP && defined(__thumb2__)
-/* One segment in asm, in blocks of BLK_BYTES of the pixel-0 stream (n steps * 4 bytes, n the
- * scheme's bound rounded down to the unroll), each followed by the low-field extraction; with
- * LAST = 1 (the window's last segment) the final block is left unextracted for the caller,
- * which extracts once more anyway. The stack holds [sp] block end, [sp+8] args, [sp+12]
- * pa_end, so r0-r12 and lr all hold data. The asm claims r1-r12 and lr; the layer function
- * must be compiled with optimization (no frame pointer in r7). */
-#define MQ_SLBC_ASM(args, INIT, STEPS, BFX, S, BLK_BYTES, OFF, LAST)                             \
+/* The whole window in asm. The pixel-0 stream is kh segments of SEG_BYTES (one window row
+ * each), JUMP_BYTES apart (the rest of an unpacked row); the weights are one stream. Every
+ * BLK_BYTES of stream (n steps * 4 bytes, n the scheme's bound rounded down to the unroll),
+ * counted across segments, the low fields are extracted, except at the very end (pa_end),
+ * which the caller extracts. Stack: [sp] inner-loop end = min(block end, segment end),
+ * [sp+4] block end, [sp+8] args, [sp+12] segment end, [sp+16] pa_end; r0-r12 and lr all hold
+ * data. The asm
+ * claims r1-r12 and lr; the layer function must be compiled with optimization (no frame
+ * pointer in r7). */
+#define MQ_SLBC_ASM(args, STEPS, BFX, S, BLK_BYTES, OFF, SEG_BYTES, JUMP_BYTES)                  \
     do {                                                                                         \
         register mq_slbc_args *r0_args __asm__("r0") = (args);                                   \
-        __asm__ volatile("ldr r12, [r0, #40]\n\t"                                                \
-                         "push {r0, r12}\n\t"                                                    \
-                         "sub sp, sp, #8\n\t" INIT "2:\n\t"                                      \
-                         "addw r12, r0, #%c[blk]\n\t"                                            \
-                         "ldr lr, [sp, #12]\n\t"                                                 \
-                         "cmp r12, lr\n\t"                                                       \
-                         "it hi\n\t"                                                             \
-                         "movhi r12, lr\n\t"                                                     \
+        __asm__ volatile("sub sp, sp, #24\n\t"                                                   \
+                         "str r0, [sp, #8]\n\t"                                                  \
+                         "ldr r12, [r0, #40]\n\t"                                                \
+                         "str r12, [sp, #16]\n\t" MQ_SLBC_ZERO_ACC                               \
+                         "add r12, r0, #44\n\t"                                                  \
+                         "stm r12, {r2-r9}\n\t"                                                  \
+                         "ldm r0, {r0, r1}\n\t"                                                  \
+                         "addw r12, r0, #%c[seg]\n\t"                                            \
+                         "str r12, [sp, #12]\n\t"                                                \
+                         "addw lr, r0, #%c[blk]\n\t"                                             \
+                         "str lr, [sp, #4]\n\t"                                                  \
+                         "5:\n\t"                                                                \
+                         "cmp lr, r12\n\t"                                                       \
+                         "it lo\n\t"                                                             \
+                         "movlo r12, lr\n\t"                                                     \
                          "str r12, [sp]\n\t"                                                     \
                          "1:\n\t" STEPS "ldr r12, [sp]\n\t"                                      \
                          "cmp r0, r12\n\t"                                                       \
                          "bne 1b\n\t"                                                            \
-                         ".if %c[last]\n\t"                                                      \
-                         "ldr lr, [sp, #12]\n\t"                                                 \
+                         "ldr lr, [sp, #4]\n\t"                                                  \
                          "cmp r0, lr\n\t"                                                        \
-                         "beq 3f\n\t"                                                            \
-                         ".endif\n\t"                                                            \
+                         "bne 4f\n\t"                                                            \
+                         "ldr lr, [sp, #16]\n\t"                                                 \
+                         "cmp r0, lr\n\t"                                                        \
+                         "beq 9f\n\t"                                                            \
                          "ldr r12, [sp, #8]\n\t" MQ_SLBC_EXTRACT_ALL(BFX)                        \
-                         ".if %c[last]\n\t"                                                      \
-                         "b 2b\n\t"                                                              \
-                         ".else\n\t"                                                             \
-                         "ldr lr, [sp, #12]\n\t"                                                 \
+                         "addw lr, r0, #%c[blk]\n\t"                                             \
+                         "str lr, [sp, #4]\n\t"                                                  \
+                         "ldr r12, [sp, #12]\n\t"                                                \
+                         "cmp r0, r12\n\t"                                                       \
+                         "bne 5b\n\t"                                                            \
+                         "4:\n\t"                                                                \
+                         "ldr lr, [sp, #16]\n\t"                                                 \
                          "cmp r0, lr\n\t"                                                        \
-                         "bne 2b\n\t"                                                            \
-                         ".endif\n\t"                                                            \
-                         "3:\n\t"                                                                \
-                         "add sp, sp, #8\n\t"                                                    \
-                         "pop {r0, r12}\n\t"                                                     \
+                         "beq 9f\n\t"                                                            \
+                         "addw r0, r0, #%c[jump]\n\t"                                            \
+                         "ldr lr, [sp, #4]\n\t"                                                  \
+                         "addw lr, lr, #%c[jump]\n\t"                                            \
+                         "str lr, [sp, #4]\n\t"                                                  \
+                         "addw r12, r0, #%c[seg]\n\t"                                            \
+                         "str r12, [sp, #12]\n\t"                                                \
+                         "b 5b\n\t"                                                              \
+                         "9:\n\t"                                                                \
+                         "ldr r0, [sp, #8]\n\t"                                                  \
+                         "add sp, sp, #24\n\t"                                                   \
                          "adds r0, #8\n\t"                                                       \
                          "stm r0, {r2-r9}\n\t"                                                   \
                          : "+r"(r0_args)                                                         \
-                         : [s] "i"(S), [blk] "i"(BLK_BYTES), [off] "i"(OFF), [last] "i"(LAST)    \
+                         : [s] "i"(S), [blk] "i"(BLK_BYTES), [off] "i"(OFF),                     \
+                           [seg] "i"(SEG_BYTES), [jump] "i"(JUMP_BYTES)                          \
                          : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11",   \
                            "r12", "lr", "cc", "memory");                                         \
     } while (0)
 
-/* One segment without extraction (the whole reduction fits the low field's bound). */
-#define MQ_SLBC_ASM_NOX(args, INIT, STEPS, OFF)                                                  \
+/* The whole window without extraction (the whole reduction fits the low field's bound). */
+#define MQ_SLBC_ASM_NOX(args, STEPS, OFF, SEG_BYTES, JUMP_BYTES)                                 \
     do {                                                                                         \
         register mq_slbc_args *r0_args __asm__("r0") = (args);                                   \
-        __asm__ volatile("ldr r12, [r0, #40]\n\t"                                                \
-                         "push {r0, r12}\n\t" INIT "1:\n\t" STEPS "ldr r12, [sp, #4]\n\t"        \
+        __asm__ volatile("sub sp, sp, #8\n\t"                                                    \
+                         "str r0, [sp, #4]\n\t" MQ_SLBC_ZERO_ACC                                 \
+                         "ldm r0, {r0, r1}\n\t"                                                  \
+                         "2:\n\t"                                                                \
+                         "addw r12, r0, #%c[seg]\n\t"                                            \
+                         "str r12, [sp]\n\t"                                                     \
+                         "1:\n\t" STEPS "ldr r12, [sp]\n\t"                                      \
                          "cmp r0, r12\n\t"                                                       \
                          "bne 1b\n\t"                                                            \
-                         "pop {r0, r12}\n\t"                                                     \
+                         "ldr r12, [sp, #4]\n\t"                                                 \
+                         "ldr lr, [r12, #40]\n\t"                                                \
+                         "cmp r0, lr\n\t"                                                        \
+                         "beq 9f\n\t"                                                            \
+                         "addw r0, r0, #%c[jump]\n\t"                                            \
+                         "b 2b\n\t"                                                              \
+                         "9:\n\t"                                                                \
+                         "ldr r0, [sp, #4]\n\t"                                                  \
+                         "add sp, sp, #8\n\t"                                                    \
                          "adds r0, #8\n\t"                                                       \
                          "stm r0, {r2-r9}\n\t"                                                   \
                          : "+r"(r0_args)                                                         \
-                         : [off] "i"(OFF)                                                        \
+                         : [off] "i"(OFF), [seg] "i"(SEG_BYTES), [jump] "i"(JUMP_BYTES)          \
                          : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11",   \
                            "r12", "lr", "cc", "memory");                                         \
     } while (0)
 #endif
 
-/* Plain C core with the same blocks and result (host builds and the reference for the asm).
- * `off` is pixel 1's offset in words; blk_words = 0 means no extraction (NOX); `last` leaves
- * the final block unextracted, as the asm does. */
-static inline void mq_slbc_core_c(mq_slbc_args *args, int first, int s, int blk_words,
-                                  int low_signed, int off, int last)
+/* Plain C core with the same blocks and result (host builds and the reference for the asm):
+ * segments of `seg` words `jump` words apart, pixel 1 `off` words after pixel 0, the low
+ * fields extracted every `blk` steps counted across segments except at the very end;
+ * blk = 0: never (NOX). */
+static inline void mq_slbc_core_c(mq_slbc_args *args, int s, int blk, int low_signed, int off,
+                                  int seg, int jump)
 {
     const uint32_t *pa = args->pa;
     const uint32_t *pw = args->pw;
-    if (first) {
-        for (int i = 0; i < 8; ++i) {
-            args->acc[i] = 0;
-            args->low[i] = 0;
-        }
+    int done = 0;
+    for (int i = 0; i < 8; ++i) {
+        args->acc[i] = 0;
+        args->low[i] = 0;
     }
-    while (pa != args->pa_end) {
-        const uint32_t *end = args->pa_end;
-        if (blk_words > 0 && args->pa_end - pa > blk_words) {
-            end = pa + blk_words;
-        }
-        while (pa != end) {
+    for (;;) {
+        for (int j = 0; j < seg; ++j) {
             for (int q = 0; q < 4; ++q) {
                 args->acc[2 * q] = mq_smlad(pa[0], pw[q], args->acc[2 * q]);
                 args->acc[2 * q + 1] = mq_smlad(pa[off], pw[q], args->acc[2 * q + 1]);
             }
             pa += 1;
             pw += 4;
-        }
-        if (blk_words > 0 && !(last && pa == args->pa_end)) {
-            for (int i = 0; i < 8; ++i) {
-                int32_t f = low_signed ? mq_slbc_sbfx_lo(args->acc[i], s)
-                                       : mq_slbc_ubfx_lo(args->acc[i], s);
-                args->low[i] += f;
-                args->acc[i] = mq_slbc_drop(args->acc[i], f);
+            if (blk > 0 && ++done == blk && pa != args->pa_end) {
+                done = 0;
+                for (int i = 0; i < 8; ++i) {
+                    int32_t f = low_signed ? mq_slbc_sbfx_lo(args->acc[i], s)
+                                           : mq_slbc_ubfx_lo(args->acc[i], s);
+                    args->low[i] += f;
+                    args->acc[i] = mq_slbc_drop(args->acc[i], f);
+                }
             }
         }
+        if (pa == args->pa_end) {
+            break;
+        }
+        pa += jump;
     }
 }
 
