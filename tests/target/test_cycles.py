@@ -126,6 +126,7 @@ leaf:
     assert (r.cycles, r.instructions) == (34, 9)
     assert r.functions == {"_start": 26, "leaf": 8}
     assert r.inclusive == {"_start": 34, "leaf": 8}
+    assert r.function_instructions == {"_start": 7, "leaf": 2}
 
 
 def test_conditional_branches_and_cbz(run_asm) -> None:

@@ -63,6 +63,7 @@ class RunResult:
     board: str = ""
     output: str = ""  # semihosting output (SYS_WRITEC/WRITE0/WRITE to stdout/stderr)
     exit_code: int | None = None  # semihosting SYS_EXIT status, when the firmware exited
+    function_instructions: dict[str, int] = field(default_factory=dict)  # exclusive
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict (DESIGN §7 fields first-class; symbol bytes as hex strings)."""
@@ -80,6 +81,7 @@ class RunResult:
             "board": self.board,
             "output": self.output,
             "exit_code": self.exit_code,
+            "function_instructions": dict(self.function_instructions),
         }
 
 
@@ -353,4 +355,5 @@ def run_elf(
         board=board.name,
         output="".join(semihost.output),
         exit_code=semihost.exit_code,
+        function_instructions=profile.function_instructions,
     )

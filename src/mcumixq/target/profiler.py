@@ -40,6 +40,7 @@ class Profile:
     instructions: int
     functions: dict[str, int]
     inclusive: dict[str, int]
+    function_instructions: dict[str, int]
 
 
 class BlockProfiler:
@@ -195,12 +196,14 @@ class BlockProfiler:
         while self._frames:
             self._leave(cycles)
         functions: dict[str, int] = {}
+        counts: dict[str, int] = {}
         where = self._image.function_at
         for record in [*self._edges.values(), *self._retired]:
             count = record[_COUNT]
             own = count * record[_OWN]
             name = where(record[_ID] >> 16)
             functions[name] = functions.get(name, 0) + own
+            counts[name] = counts.get(name, 0) + count * (record[_PACKED] >> CYCLE_BITS)
             refill = count * (record[_PACKED] & _CYCLE_MASK) - own
             if refill:
                 pname = where(record[_PREV_ID] >> 16)
@@ -210,6 +213,7 @@ class BlockProfiler:
             instructions=instructions,
             functions=_by_cycles({k: v for k, v in functions.items() if v}),
             inclusive=_by_cycles(self._inclusive),
+            function_instructions=_by_cycles({k: v for k, v in counts.items() if v}),
         )
 
 
