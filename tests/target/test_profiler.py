@@ -40,6 +40,7 @@ class Tracer:
         self.md.detail = True
         self.decoded: dict[int, tuple[Any, str]] = {}
         self.functions: dict[str, int] = {}
+        self.function_instructions: dict[str, int] = {}
         self.prev: Any = None
         self.prev_addr = self.it_left = self.cycles = self.instructions = 0
         self.prev_in_it = False
@@ -64,6 +65,8 @@ class Tracer:
             cycles -= 1  # folded IT
         self.charge(address, cycles)
         self.instructions += 1
+        name = self.image.function_at(address)
+        self.function_instructions[name] = self.function_instructions.get(name, 0) + 1
         in_it = self.it_left > 0
         self.it_left = len(mnemonic) - 1 if cost.it else max(self.it_left - 1, 0)
         self.prev, self.prev_addr, self.prev_in_it = cost, address, in_it
@@ -89,7 +92,7 @@ class Tracer:
         self.execute(address, cost, mnemonic)
 
 
-def trace(elf: Path, board: Board) -> tuple[int, int, dict[str, int]]:
+def trace(elf: Path, board: Board) -> tuple[int, int, dict[str, int], dict[str, int]]:
     """Run `elf` with a hook per instruction; price each one after its predecessor."""
     import unicorn as U
     from unicorn.arm_const import UC_ARM_REG_PC
@@ -102,12 +105,13 @@ def trace(elf: Path, board: Board) -> tuple[int, int, dict[str, int]]:
     uc.emu_start(image.symbol("_start").address | 1, 0xFFFF_FFFF, count=5_000_000)
     assert tracer.decode(uc.reg_read(UC_ARM_REG_PC), 2)[0].bkpt
     functions = {k: v for k, v in tracer.functions.items() if v}
-    return tracer.cycles, tracer.instructions, functions
+    return tracer.cycles, tracer.instructions, functions, tracer.function_instructions
 
 
 def _agree(elf: Path, run_checked: Callable[..., Any]) -> None:
-    cycles, insns, functions = trace(elf, BOARD)
+    cycles, insns, functions, function_instructions = trace(elf, BOARD)
     r = run_checked(elf, board=BOARD)
+    assert r.function_instructions == function_instructions
     assert (r.cycles, r.instructions) == (cycles, insns)
     assert r.functions == functions
 
