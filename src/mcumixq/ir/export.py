@@ -23,7 +23,14 @@ from torch.fx.passes.shape_prop import ShapeProp
 from mcumixq.errors import ConfigError
 from mcumixq.ir.bounds import check_accumulators, validate_graph
 from mcumixq.ir.graph import Graph, Op, Requant, TensorSpec
-from mcumixq.numerics import INT32_MAX, INT32_MIN, a_range, quantize_multiplier
+from mcumixq.numerics import (
+    INT32_MAX,
+    INT32_MIN,
+    a_range,
+    accumulator_bound,
+    fits_int32,
+    quantize_multiplier,
+)
 from mcumixq.quant import rules
 from mcumixq.quant.modules import QAdd, QConv2d, QLinear
 from mcumixq.quant.quantizers import ActQuant, InputQuant, round_half_up
@@ -202,6 +209,12 @@ class _Exporter:
     ) -> Op:
         w = mod.weight_int().numpy()
         b = mod.bias_int().numpy()
+        bound = accumulator_bound(w.reshape(w.shape[0], -1), b, src.bits, src.zero_point)
+        if not fits_int32(bound):  # checked here too so the first bad layer is the one named
+            raise ConfigError(
+                f"op {name!r}: worst-case accumulator {bound} exceeds int32 "
+                f"(K={w[0].size}, w{mod.w_bits}, a{src.bits}); lower the bits or split the layer"
+            )
         if b.size and (b.min() < INT32_MIN or b.max() > INT32_MAX):
             raise ConfigError(
                 f"op {name!r}: quantized bias reaches {int(np.abs(b).max())}, beyond int32; "
