@@ -96,19 +96,19 @@ typedef struct {
     "movs r8, #0\n\t"                                                                            \
     "movs r9, #0\n\t"
 
-/* Extract the low field of acc register R into lr, drop it, add it to low[K] (r12 = args). */
-#define MQ_SLBC_EXTRACT(BFX, R, K)                                                               \
-    BFX " lr, " R ", #0, #%c[s]\n\t"                                                             \
-    "sub " R ", " R ", lr\n\t"                                                                   \
-    "ldr r10, [r12, #" K "]\n\t"                                                                 \
-    "add r10, r10, lr\n\t"                                                                       \
-    "str r10, [r12, #" K "]\n\t"
+/* Extract the low fields of acc registers RA, RB (lr), drop them, add them to low[K], low[K+1]
+ * (r12 = args). LDRD/STRD keep the totals' memory traffic at 3 + 3 cycles per pair. */
+#define MQ_SLBC_EXTRACT2(BFX, RA, RB, K)                                                         \
+    "ldrd r10, r11, [r12, #" K "]\n\t" BFX " lr, " RA ", #0, #%c[s]\n\t"                          \
+    "sub " RA ", " RA ", lr\n\t"                                                                 \
+    "add r10, r10, lr\n\t" BFX " lr, " RB ", #0, #%c[s]\n\t"                                     \
+    "sub " RB ", " RB ", lr\n\t"                                                                 \
+    "add r11, r11, lr\n\t"                                                                       \
+    "strd r10, r11, [r12, #" K "]\n\t"
 
 #define MQ_SLBC_EXTRACT_ALL(BFX)                                                                 \
-    MQ_SLBC_EXTRACT(BFX, "r2", "44") MQ_SLBC_EXTRACT(BFX, "r3", "48")                            \
-    MQ_SLBC_EXTRACT(BFX, "r4", "52") MQ_SLBC_EXTRACT(BFX, "r5", "56")                            \
-    MQ_SLBC_EXTRACT(BFX, "r6", "60") MQ_SLBC_EXTRACT(BFX, "r7", "64")                            \
-    MQ_SLBC_EXTRACT(BFX, "r8", "68") MQ_SLBC_EXTRACT(BFX, "r9", "72")
+    MQ_SLBC_EXTRACT2(BFX, "r2", "r3", "44") MQ_SLBC_EXTRACT2(BFX, "r4", "r5", "52")              \
+    MQ_SLBC_EXTRACT2(BFX, "r6", "r7", "60") MQ_SLBC_EXTRACT2(BFX, "r8", "r9", "68")
 
 #if MQ_HAVE_DSP && defined(__thumb2__)
 /* The whole window in asm. The pixel-0 stream is kh segments of SEG_BYTES (one window row
