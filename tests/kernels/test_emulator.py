@@ -42,6 +42,8 @@ SMLAD_CASES = [
     ((5, 5, 8), 5, 3, 1, "w3a5", 4),
     ((6, 6, 1), 16, 3, 1, "w8a8", 0),
     ((6, 6, 3), 8, 3, 1, "w4a4", 3),
+    ((5, 5, 8), 7, 3, 1, "w8a8", 0),  # 2-bit output, partial block, odd pixel count
+    ((3, 3, 16), 8, 1, 1, "w2a2", 0),  # 3-bit output: 4-bit containers, fused store
 ]
 
 
@@ -63,6 +65,9 @@ def test_smlad2_bit_exact_in_the_emulator(shape, cout, kernel, stride, pair, z, 
     r = bench_case(g, "op", out_dir=tmp_path / "case", prefer="smlad2")
     assert r.bit_exact, f"{r.kernel}: {r.first_mismatch}"
     assert r.scheme == "smlad2" and r.cycles > 0
+    source = render_layer(g, g.op("op"), "mq_x", prefer="smlad2").source
+    if "_small" not in source and "_q[" in source:  # block kernel with the folded requant
+        assert "MQ_X_FUSED" in source  # the all-asm block path ran in the emulator
 
 
 @pytest.mark.emulator

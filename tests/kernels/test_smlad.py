@@ -131,7 +131,7 @@ def test_general_requant_path(shift: int) -> None:
     g = dataclasses.replace(g, ops=(dataclasses.replace(op, requant=rq),))
     assert smlad.fast_requant(rq.shift, g.tensors[op.output].zero_point) is None or shift == 62
     code = check_layer(g, "op", seed=shift, prefer="smlad2")
-    assert ("_k[" in code.source) == (shift == 62 and g.tensors[op.output].zero_point == 0)
+    assert ("_q[" in code.source) == (shift == 62 and g.tensors[op.output].zero_point == 0)
 
 
 @settings(max_examples=12, deadline=None)

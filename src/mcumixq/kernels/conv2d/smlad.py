@@ -169,50 +169,34 @@ def is_small(g: ConvGeometry) -> bool:
     return not is_fast(g) and g.k <= SMALL_K
 
 
-def _requant_arrays(g: ConvGeometry, function: str, what: str, n: int) -> tuple[str, bool]:
-    """M plus either the folded (k, rs) of mq_requantize_hi or the plain shift s, padded to n."""
-    m = np.broadcast_to(np.asarray(g.multiplier).reshape(-1), (g.cout,))
+def _requant_arrays(
+    g: ConvGeometry, function: str, what: str, n: int, *, interleave: bool = False
+) -> tuple[str, bool]:
+    """Requant constants padded to n channels: M plus either the folded (k, rs) of
+    mq_requantize_hi (interleaved as `_q` [n][3] = M, k, rs when asked, so one LDM loads a
+    channel's three) or the plain shift s. Returns the C text and whether (k, rs) are used."""
+    m = _padded(np.broadcast_to(np.asarray(g.multiplier).reshape(-1), (g.cout,)), n, 1 << 30)
     s = np.broadcast_to(np.asarray(g.shift).reshape(-1), (g.cout,))
-    parts = [
-        c_array(
-            f"{function}_m",
-            "int32_t",
-            _padded(m, n, 1 << 30),
-            f"{what}: multiplier M [{n}]",
-            hex_data=False,
-        )
-    ]
     fast_rq = fast_requant(s, g.zo)
     if fast_rq is None:
-        parts.append(
-            c_array(
-                f"{function}_s",
-                "int32_t",
-                _padded(s, n, 31),
-                f"{what}: shift s [{n}]",
-                hex_data=False,
-            )
-        )
-    else:
-        parts.append(
-            c_array(
-                f"{function}_k",
-                "int32_t",
-                _padded(fast_rq.k, n, 0),
-                f"{what}: 2^(s-33) + z_out * 2^(s-32) [{n}] (mq_requantize_hi)",
-                hex_data=False,
-            )
-        )
-        parts.append(
-            c_array(
-                f"{function}_r",
-                "int32_t",
-                _padded(fast_rq.rs, n, 1),
-                f"{what}: s - 32 [{n}]",
-                hex_data=False,
-            )
-        )
-    return "\n".join(parts), fast_rq is not None
+        return "\n".join((
+            c_array(f"{function}_m", "int32_t", m, f"{what}: multiplier M [{n}]", hex_data=False),
+            c_array(f"{function}_s", "int32_t", _padded(s, n, 31), f"{what}: shift s [{n}]",
+                    hex_data=False),
+        )), False  # fmt: skip
+    k = _padded(fast_rq.k, n, 0)
+    rs = _padded(fast_rq.rs, n, 1)
+    if interleave:
+        q = np.stack([m, k, rs], axis=1)
+        return c_array(f"{function}_q", "int32_t", q,
+                       f"{what}: per channel M, 2^(s-33) + z_out * 2^(s-32), s - 32 [{n}][3]"
+                       " (mq_requantize_hi)", hex_data=False), True  # fmt: skip
+    return "\n".join((
+        c_array(f"{function}_m", "int32_t", m, f"{what}: multiplier M [{n}]", hex_data=False),
+        c_array(f"{function}_k", "int32_t", k,
+                f"{what}: 2^(s-33) + z_out * 2^(s-32) [{n}] (mq_requantize_hi)", hex_data=False),
+        c_array(f"{function}_r", "int32_t", rs, f"{what}: s - 32 [{n}]", hex_data=False),
+    )), True  # fmt: skip
 
 
 def _weight_array(
@@ -245,7 +229,7 @@ def _block_params(
     steps = order.shape[0]
     nb = -(-g.cout // 4)
     warray, weight_bytes = _weight_array(g, function, what, order, compact)
-    rq, fastrq = _requant_arrays(g, function, what, 4 * nb)
+    rq, fastrq = _requant_arrays(g, function, what, 4 * nb, interleave=True)
     arrays = "\n".join(
         (
             warray,
@@ -280,6 +264,8 @@ def _block_params(
         "tail_words": steps - real_steps,
         "scratch": 8 * steps,
         "compact": compact,
+        "fused": fastrq and not compact and g.act_min == 0 and g.act_max == (1 << g.out_bits) - 1,
+        "nfull": nb if g.cout % 4 == 0 else nb - 1,
     }
     return params, weight_bytes, 4 * nb
 
