@@ -22,11 +22,14 @@ import numpy as np
 from mcumixq.errors import ConfigError
 from mcumixq.ir.builder import GraphBuilder
 from mcumixq.ir.graph import Graph, Op, op_bits
+from mcumixq.kernels.names import parse_kernel_name
 from mcumixq.numerics import check_bits
+from mcumixq.packing.choose import choose_scheme
 from mcumixq.packing.layout import storage_bits, tensor_bytes
 from mcumixq.packing.schemes import Scheme, chpar_scheme, poly_scheme, pxpar_scheme
+from mcumixq.packing.weights import tap_lane_order
 
-FEATURES_VERSION = 1
+FEATURES_VERSION = 3
 KINDS = ("conv2d", "dwconv2d", "linear", "maxpool", "avgpool", "add")
 CONTAINERS = (2, 4, 8)
 PROBE_OP = "op"
@@ -131,60 +134,124 @@ def scheme_for(scheme_id: str, w_bits: int, a_bits: int, k: int) -> Scheme | Non
     return build(w_bits, a_bits, k) if build else None
 
 
+def _layer_scheme(spec: LayerSpec, scheme_id: str, k: int, cin: int, pixels: int) -> Scheme | None:
+    """The exact scheme (spacing, steps) a packed kernel uses, as `packing.choose` picks it."""
+    family = scheme_id.rstrip("0123456789")
+    if family not in ("chpar", "pxpar", "poly"):
+        return None
+    try:
+        return choose_scheme(
+            "conv2d", k, cin, spec.out_shape[-1], spec.w_bits, spec.a_bits,
+            pixels=pixels, families=(family,),
+        )  # fmt: skip
+    except ConfigError:
+        return scheme_for(scheme_id, spec.w_bits, spec.a_bits, k)
+
+
+def tile_of(kernel: str) -> tuple[int, int]:
+    """(pixels, channels) per inner pass from a kernel name's tile field (`2x4c2` -> (2, 4))."""
+    try:
+        tile = parse_kernel_name(kernel).tile
+    except ConfigError:
+        return (1, 1)
+    p, c = tile.split("c")[0].split("x")
+    return max(int(p), 1), max(int(c), 1)
+
+
 def _onehot(prefix: str, bits: int, value: float) -> dict[str, float]:
     sb = storage_bits(bits)
     return {f"{prefix}{c}": (value if c == sb else 0.0) for c in CONTAINERS}
 
 
-def _conv_features(spec: LayerSpec, scheme_id: str) -> dict[str, float]:
+def _padded_taps(spec: LayerSpec) -> int:
+    """Output (pixel, tap) pairs that read padding: im2col fills those instead of loading."""
+    if spec.kind not in ("conv2d", "dwconv2d") or not any(spec.padding):
+        return 0
+    total = 0
+    for axis in (0, 1):
+        n, k, s = spec.in_shape[axis], spec.kernel[axis], spec.stride[axis]
+        lo = spec.padding[axis]
+        outside = 0
+        for o in range(spec.out_shape[axis]):
+            start = o * s - lo
+            outside += sum(1 for t in range(k) if not 0 <= start + t < n)
+        other = spec.out_shape[1 - axis] * spec.kernel[1 - axis]
+        total += outside * other
+    return total
+
+
+def _conv_features(spec: LayerSpec, scheme_id: str, kernel: str) -> dict[str, float]:
     """Loop trip counts of a dense/depthwise conv or linear kernel."""
     oh, ow = (spec.out_shape[0], spec.out_shape[1]) if len(spec.out_shape) == 3 else (1, 1)
     pixels = oh * ow
     cout = spec.out_shape[-1]
     cin = spec.in_shape[-1]
+    dw = spec.kind == "dwconv2d"
     if spec.kind == "linear":
         taps = int(np.prod(spec.in_shape[:-1])) if len(spec.in_shape) > 1 else 1
+        kh, in_w = 1, taps
     else:
         taps = spec.kernel[0] * spec.kernel[1]
-    k = taps if spec.kind == "dwconv2d" else taps * cin
-    lanes = taps * (cin + cin % 2) if spec.kind != "dwconv2d" else taps
-    macs_per_instr = 4 if scheme_id.endswith("4") else 2 if scheme_id.endswith("2") else 1
-    instr = pixels * cout * math.ceil(lanes / 2) * 2 / macs_per_instr
-    scheme = scheme_for(scheme_id, spec.w_bits, spec.a_bits, lanes)
-    extracts = 0.0
+        kh, in_w = spec.kernel[0], spec.in_shape[1]
+    lanes = taps if dw else taps * (cin + cin % 2)
+    scheme = _layer_scheme(spec, scheme_id, taps * cin, cin, pixels) if not dw else None
+    if scheme is not None:  # packed schemes unpack im2col lanes in the packer's tap order
+        lanes = taps * len(tap_lane_order(cin, spec.a_bits))
+    kpi = scheme.k_per_instr if scheme is not None else 2
+    steps = math.ceil(lanes / kpi)
+    tp, tc = tile_of(kernel)
+    tiles = math.ceil(pixels / tp) * math.ceil(cout / tc)
+    full = math.ceil(pixels / tp) * (cout // tc)  # tiles without a channel tail
+    extract = 0.0
     if scheme is not None and scheme.steps > 0:
-        words = math.ceil(lanes / scheme.k_per_instr)
-        extracts = pixels * math.ceil(cout / 2) * math.ceil(words / scheme.steps)
-    im2col = pixels * taps * (cin if spec.kind != "dwconv2d" else cout)
-    return {
+        extract = float(tiles * math.ceil(steps / scheme.steps))
+    sb = storage_bits(spec.a_bits)
+    row_bits = (cout if dw else cin) * sb
+    words, tail = row_bits // 32, (row_bits % 32 + 7) // 8
+    aligned = 1.0 if tail == 0 else 0.0
+    feats = {
         "const": 1.0,
         "pixels": float(pixels),
-        "pixel_pairs_cblocks": float(math.ceil(pixels / 2) * math.ceil(cout / 4)),
+        "tiles": float(tiles),
+        "steps": float(tiles * steps),
+        "tiles_full": float(full),
+        "steps_full": float(full * steps),
+        "extract": extract,
+        "padded": float(_padded_taps(spec) * (1 if dw else math.ceil(row_bits / 32))),
         **_onehot("out", spec.out_bits, float(pixels * cout)),
-        **_onehot("im2col", spec.a_bits, float(im2col)),
-        "instr": float(instr),
-        "extract": float(extracts),
-        "macs": float(pixels * cout * k),
+        **_onehot("words", spec.a_bits, float(pixels * taps * words)),
+        **_onehot("tail", spec.a_bits, float(pixels * taps * tail)),
+        **_onehot("rows", spec.a_bits, float(oh * kh * in_w * math.ceil(row_bits / 32))),
+        "unaligned_px": float(pixels * (1.0 - aligned)),
+        "ctail": float(pixels * (cout % tc)),
+        "ctail_k": float(pixels * (cout % tc) * steps),
     }
+    if dw:
+        feats["dw_macs"] = float(pixels * cout * taps)
+    return feats
 
 
 def _elementwise_features(spec: LayerSpec) -> dict[str, float]:
-    """Trip counts of pooling and add: output pixels, values, and window reads per value."""
+    """Trip counts of pooling and add: output pixels, values, words and window reads."""
     pixels = int(np.prod(spec.out_shape[:-1])) if len(spec.out_shape) > 1 else 1
-    values = pixels * spec.out_shape[-1]
+    channels = spec.out_shape[-1]
+    values = pixels * channels
     window = spec.kernel[0] * spec.kernel[1] if spec.kind != "add" else 2
+    row_bits = channels * storage_bits(spec.a_bits)
     return {
         "const": 1.0,
         "pixels": float(pixels),
         **_onehot("out", spec.out_bits, float(values)),
         **_onehot("read", spec.a_bits, float(values * window)),
+        **_onehot("words", spec.a_bits, float(pixels * window * (row_bits // 32))),
+        **_onehot("tail", spec.a_bits, float(pixels * window * ((row_bits % 32 + 7) // 8))),
     }
 
 
-def features(spec: LayerSpec, scheme_id: str) -> dict[str, float]:
-    """Named cost features of `spec` run by a kernel using scheme `scheme_id`."""
+def features(spec: LayerSpec, scheme_id: str, kernel: str = "") -> dict[str, float]:
+    """Named cost features of `spec` run by kernel `kernel` using scheme `scheme_id`."""
     if spec.kind in ("conv2d", "dwconv2d", "linear"):
-        return _conv_features(spec, scheme_id)
+        return _conv_features(spec, scheme_id, kernel)
     return _elementwise_features(spec)
 
 

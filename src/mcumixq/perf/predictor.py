@@ -24,7 +24,7 @@ from scipy.optimize import nnls
 
 from mcumixq.errors import ConfigError, InputError
 from mcumixq.ir.graph import Graph, Op
-from mcumixq.kernels.registry import candidates, families, render_layer
+from mcumixq.kernels.registry import candidates, render_layer
 from mcumixq.numerics import ALL_PAIRS, BitPair
 from mcumixq.perf.features import (
     FEATURES_VERSION,
@@ -33,6 +33,7 @@ from mcumixq.perf.features import (
     features,
     layer_spec,
     probe_graph,
+    tile_of,
 )
 
 PREDICTOR_FORMAT = "mcumixq.predictor"
@@ -41,15 +42,22 @@ MIN_CASES = 3
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class KernelChoice:
-    """The family and scheme the registry picks for a spec."""
+    """The family, scheme and kernel name the registry picks for a spec."""
 
     family: str
     scheme: str
+    kernel: str = ""
 
 
 def group_of(choice: KernelChoice, spec: LayerSpec) -> str:
-    """Fit group of a spec: kernel family and op kind (one loop nest each), e.g. `slbc/conv2d`."""
+    """Coarse fit group: kernel family and op kind, e.g. `slbc/conv2d`."""
     return f"{choice.family}/{spec.kind}"
+
+
+def fine_group_of(choice: KernelChoice, spec: LayerSpec) -> str:
+    """Fine fit group: family, kind and tile (one loop nest), e.g. `smlad2/conv2d/2x4c2`."""
+    tp, tc = tile_of(choice.kernel)
+    return f"{choice.family}/{spec.kind}/{tp}x{tc}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,18 +122,14 @@ def fit_group(group: str, samples: Sequence[tuple[Mapping[str, float], float]]) 
 
 
 def choose_kernel(spec: LayerSpec, *, isa: str = "m4") -> KernelChoice:
-    """Ask the registry which family (and scheme) runs `spec`, on a probe graph."""
+    """Render `spec`'s probe graph with the registry: the kernel codegen would emit for it."""
     graph = probe_graph(spec, calib=2)
     op = graph.op(PROBE_OP)
     ranked = candidates(graph, op, isa=isa)
     if not ranked:
         raise ConfigError(f"{spec.key}: no kernel family supports this layer on isa={isa}")
-    name = ranked[0][1]
-    fam = next(f for f in families() if name == f.NAME)
-    if len(fam.SCHEMES) == 1:
-        return KernelChoice(family=name, scheme=str(fam.SCHEMES[0]))
-    code = render_layer(graph, op, "mq_probe", isa=isa, prefer=name)
-    return KernelChoice(family=name, scheme=code.scheme)
+    code = render_layer(graph, op, "mq_probe", isa=isa)
+    return KernelChoice(family=ranked[0][1], scheme=code.scheme, kernel=code.kernel)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -159,14 +163,14 @@ class Predictor:
         """Predicted cycles of one call of the layer's kernel."""
         choice = self.choice(spec)
         group = group_of(choice, spec)
-        fit = self.fits.get(group)
+        fit = self.fits.get(fine_group_of(choice, spec)) or self.fits.get(group)
         if fit is None:
             known = ", ".join(sorted(self.fits)) or "none"
             raise ConfigError(
                 f"{spec.key}: runs on {group}, which the predictor was not calibrated for "
                 f"(calibrated: {known}); rerun 'mcumixq calibrate'"
             )
-        return fit.predict(features(spec, choice.scheme))
+        return fit.predict(features(spec, choice.scheme, choice.kernel))
 
     def predict_op(self, graph: Graph, op: Op) -> float:
         """Predicted cycles of one op of a graph."""
@@ -195,7 +199,8 @@ class Predictor:
             "glue_const": self.glue_const,
             "fits": {g: f.to_json() for g, f in sorted(self.fits.items())},
             "choices": {
-                k: {"family": c.family, "scheme": c.scheme} for k, c in sorted(self.choices.items())
+                k: {"family": c.family, "scheme": c.scheme, "kernel": c.kernel}
+                for k, c in sorted(self.choices.items())
             },
         }
 
@@ -207,7 +212,9 @@ class Predictor:
                 raise InputError(f"{where}: not an mcumixq predictor; run 'mcumixq calibrate'")
             fits = {g: FamilyFit.from_json(f) for g, f in obj["fits"].items()}
             choices = {
-                k: KernelChoice(family=str(c["family"]), scheme=str(c["scheme"]))
+                k: KernelChoice(
+                    family=str(c["family"]), scheme=str(c["scheme"]), kernel=str(c["kernel"])
+                )
                 for k, c in obj.get("choices", {}).items()
             }
             return cls(

@@ -32,6 +32,7 @@ from mcumixq.search.supernet import (
 )
 
 log = logging.getLogger(__name__)
+BIT_PENALTY = 0.01
 LogProbs = Mapping[str, Mapping[str, Mapping[int, float]]]
 
 
@@ -144,13 +145,13 @@ def _epoch(
         loss.backward()
         for opt in opts:
             opt.step()
-        loss_sum += float(loss) * len(y)
+        loss_sum += float(loss.detach()) * len(y)
         correct += float((out.argmax(dim=1) == y).sum())
         seen += len(y)
     return {
         "loss": loss_sum / max(seen, 1),
         "train_accuracy": correct / max(seen, 1),
-        "expected_cycles": float(exp),
+        "expected_cycles": float(exp.detach()),
     }
 
 
@@ -200,9 +201,9 @@ def search_bits(
     return SearchResult(bits=bits, argmax=chosen, moves=tuple(moves), cost=cost, log=tuple(history))
 
 
-def _lower(values: tuple[int, ...], current: int) -> int | None:
-    below = [v for v in values if v < current]
-    return max(below) if below else None
+def _lower(values: tuple[int, ...], current: int) -> list[int]:
+    """Every candidate below `current`: one step may not change the kernel's container."""
+    return [v for v in values if v < current]
 
 
 def lowest_bits(cost_model: CostModel, config: SearchConfig) -> dict[str, BitPair]:
@@ -232,21 +233,23 @@ def _moves(
     for fqn in cost_model.weighted:
         if fqn in config.fixed:
             continue
-        w = _lower(config.w_bits, bits[fqn].w)
-        if w is not None:
+        for w in _lower(config.w_bits, bits[fqn].w):
             out.append((f"{fqn} w{bits[fqn].w}->w{w}", {**bits, fqn: BitPair(w, bits[fqn].a)}))
     for readers in cost_model.act_groups().values():
         if any(r in config.fixed for r in readers):
             continue
-        a = _lower(config.a_bits, bits[readers[0]].a)
-        if a is not None:
+        a0 = bits[readers[0]].a
+        for a in _lower(config.a_bits, a0):
             new = {**bits, **{r: BitPair(bits[r].w, a) for r in readers}}
-            out.append((f"{readers[0]} a{bits[readers[0]].a}->a{a}", new))
+            out.append((f"{readers[0]} a{a0}->a{a}", new))
     return out
 
 
 def _proxy_loss(old: Mapping[str, BitPair], new: Mapping[str, BitPair], logp: LogProbs) -> float:
-    """Lost log-probability of the supernet's choice (>= 0): the accuracy-loss proxy."""
+    """Lost log-probability of the supernet's choice (>= 0): the accuracy-loss proxy.
+
+    Each dropped bit adds BIT_PENALTY, so among equal gains the smaller step wins.
+    """
     loss = 0.0
     for fqn, pair in new.items():
         lp = logp.get(fqn)
@@ -255,7 +258,8 @@ def _proxy_loss(old: Mapping[str, BitPair], new: Mapping[str, BitPair], logp: Lo
         for part, before, after in (("w", old[fqn].w, pair.w), ("a", old[fqn].a, pair.a)):
             if before != after and before in lp[part] and after in lp[part]:
                 loss += max(lp[part][before] - lp[part][after], 0.0)
-    return loss
+    dropped = sum(old[f].w - new[f].w + old[f].a - new[f].a for f in new if f in old)
+    return loss + BIT_PENALTY * dropped
 
 
 def _check_reachable(cost_model: CostModel, config: SearchConfig, budgets: Budgets) -> None:
@@ -301,7 +305,7 @@ def repair(
             gain = sum(bad.values()) - sum(after.values())
             if gain <= 0:
                 continue
-            score = gain / (_proxy_loss(current, cand, logp) + 1e-3)
+            score = gain / (_proxy_loss(current, cand, logp) + 1e-6)
             if best is None or score > best[0]:
                 best = (score, desc, cand, c)
         if best is None:
