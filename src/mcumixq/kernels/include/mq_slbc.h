@@ -142,24 +142,25 @@ typedef struct {
                          "1:\n\t" STEPS "ldr r12, [sp]\n\t"                                      \
                          "cmp r0, r12\n\t"                                                       \
                          "bne 1b\n\t"                                                            \
-                         "ldr lr, [sp, #4]\n\t"                                                  \
-                         "cmp r0, lr\n\t"                                                        \
-                         "bne 4f\n\t"                                                            \
-                         "ldr lr, [sp, #16]\n\t"                                                 \
-                         "cmp r0, lr\n\t"                                                        \
-                         "beq 9f\n\t"                                                            \
+                         "ldr r12, [sp, #12]\n\t"                                                \
+                         "cmp r0, r12\n\t"                                                       \
+                         "beq 4f\n\t"                                                            \
                          "ldr r12, [sp, #8]\n\t" MQ_SLBC_EXTRACT_ALL(BFX)                        \
                          "addw lr, r0, #%c[blk]\n\t"                                             \
                          "str lr, [sp, #4]\n\t"                                                  \
                          "ldr r12, [sp, #12]\n\t"                                                \
-                         "cmp r0, r12\n\t"                                                       \
-                         "bne 5b\n\t"                                                            \
+                         "b 5b\n\t"                                                              \
                          "4:\n\t"                                                                \
                          "ldr lr, [sp, #16]\n\t"                                                 \
                          "cmp r0, lr\n\t"                                                        \
                          "beq 9f\n\t"                                                            \
-                         "addw r0, r0, #%c[jump]\n\t"                                            \
                          "ldr lr, [sp, #4]\n\t"                                                  \
+                         "cmp r0, lr\n\t"                                                        \
+                         "bne 6f\n\t"                                                            \
+                         "ldr r12, [sp, #8]\n\t" MQ_SLBC_EXTRACT_ALL(BFX)                        \
+                         "addw lr, r0, #%c[blk]\n\t"                                             \
+                         "6:\n\t"                                                                \
+                         "addw r0, r0, #%c[jump]\n\t"                                            \
                          "addw lr, lr, #%c[jump]\n\t"                                            \
                          "str lr, [sp, #4]\n\t"                                                  \
                          "addw r12, r0, #%c[seg]\n\t"                                            \
