@@ -140,3 +140,12 @@ def test_board_firmware_prints_classes_in_qemu(graph3: Graph, tmp_path: Path) ->
     lines = re.findall(r"sample (\d+) class (\d+) expected (\d+) cycles (\d+)", out)
     assert len(lines) == 4, out
     assert all(cls == exp for _, cls, exp, _ in lines), out
+
+
+def test_constants_too_big_for_flash_fail_with_the_budget(tmp_path: Path) -> None:
+    g = single_op_graph(np.random.default_rng(0), "linear", in_shape=(16, 16, 8), out_channels=300)
+    with pytest.raises(BudgetError) as err:  # 2048 x 300 weights > 512 KiB at w8
+        _generate(g, tmp_path / "p", board="nucleo-f446re", n=1)
+    msg = str(err.value)
+    assert "of flash but board nucleo-f446re has 524288 B" in msg and "largest: op" in msg
+    assert not (tmp_path / "p").exists()

@@ -180,7 +180,8 @@ def check_sram(
         return need
     items = dict(consumers)
     items.update({p.tensor: p.size for p in plan.placements})
-    items["scratch"] = plan.scratch_bytes
+    if not consumers:  # callers that know which layer needs the scratch name it instead
+        items["scratch"] = plan.scratch_bytes
     # The graph's input and output buffers live outside the arena but often dominate.
     items["input buffer"] = plan.input_bytes
     items["output buffer"] = plan.output_bytes

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from mcumixq.codegen.mains import render_mains
+from mcumixq.codegen.mains import input_stride, output_stride, render_mains
 from mcumixq.codegen.memplan import MemoryPlan, check_sram, plan_memory
 from mcumixq.codegen.model import layer_function, render_model
 from mcumixq.codegen.render import banner, c_identifier, render
-from mcumixq.errors import ConfigError
+from mcumixq.errors import BudgetError, ConfigError
 from mcumixq.files import atomic_dir
 from mcumixq.ir.graph import Graph, op_bits, op_macs
 from mcumixq.kernels.registry import KERNELS_DIR, LayerCode, render_layer
@@ -192,6 +192,24 @@ def plan_project_memory(
     return plan, need
 
 
+def check_flash(codes: Mapping[str, LayerCode], board: Board, *, sample_bytes: int) -> int:
+    """Return the flash the constants need; BudgetError if they alone exceed the board's flash.
+
+    Code size is only known after linking (the linker then reports any overflow); this catches
+    the common case early, naming the largest layers, before minutes of compiling.
+    """
+    need = sum(c.const_bytes for c in codes.values()) + sample_bytes
+    if need <= board.flash_bytes:
+        return need
+    top = sorted(codes.items(), key=lambda kv: (-kv[1].const_bytes, kv[0]))[:3]
+    largest = ", ".join(f"{name} {code.const_bytes} B" for name, code in top)
+    raise BudgetError(
+        f"model constants need {need} B of flash but board {board.name} has "
+        f"{board.flash_bytes} B (largest: {largest}; self-test samples {sample_bytes} B); "
+        "use fewer weight bits, fewer samples or a board with more flash"
+    )
+
+
 def _makefile(project_sources: tuple[str, ...], include_dirs: tuple[str, ...]) -> str:
     return render(
         "Makefile.in",
@@ -222,6 +240,8 @@ def render_project(
     target = get_board(board)
     codes = render_layers(graph, prefer=prefer, isa=isa, function_names=function_names)
     plan, need = plan_project_memory(graph, codes, target)
+    n = int(samples.shape[0])
+    check_flash(codes, target, sample_bytes=n * (input_stride(graph) + output_stride(graph)))
     infos = layer_infos(graph, codes)
     support = _support_files(codes)
     includes = _include_dirs(support)
