@@ -40,9 +40,9 @@ int main(void)
             printf("%ld %ld\n", (long)y0, (long)y1);
         } else {
             uint32_t x = (uint32_t)a, y = (uint32_t)b;
-            printf("%ld %ld %lu %lu\n", (long)mq_smlad(x, y, (int32_t)c),
+            printf("%ld %ld %lu %lu %lu\n", (long)mq_smlad(x, y, (int32_t)c),
                    (long)mq_smladx(x, y, (int32_t)c), (unsigned long)mq_sxtb16(x),
-                   (unsigned long)mq_uxtb16(x));
+                   (unsigned long)mq_uxtb16(x), (unsigned long)mq_uxtb16_ror8(x));
         }
     }
     return 0;
@@ -122,13 +122,14 @@ def _wrap(v: int) -> int:
 )
 def test_dsp_fallbacks_match_the_instruction_definitions(driver: Path, cases: list) -> None:
     got = _run(driver, [f"d {x} {y} {c} 0 0 0" for x, y, c in cases])
-    for (x, y, c), (smlad, smladx, sxtb, uxtb) in zip(cases, got, strict=True):
+    for (x, y, c), (smlad, smladx, sxtb, uxtb, uxtb8) in zip(cases, got, strict=True):
         xl, xh, yl, yh = _lane(x & 0xFFFF), _lane(x >> 16), _lane(y & 0xFFFF), _lane(y >> 16)
         assert smlad == _wrap(c + xl * yl + xh * yh)
         assert smladx == _wrap(c + xl * yh + xh * yl)
         b0, b2 = np.int8(np.uint8(x & 0xFF)), np.int8(np.uint8((x >> 16) & 0xFF))
         assert sxtb == (int(b0) & 0xFFFF) | ((int(b2) & 0xFFFF) << 16)
         assert uxtb == x & 0x00FF00FF
+        assert uxtb8 == (x >> 8) & 0x00FF00FF
 
 
 @settings(max_examples=25, deadline=None)

@@ -79,6 +79,19 @@ static inline uint32_t mq_uxtb16(uint32_t x)
 #endif
 }
 
+/* Bytes 1 and 3 zero-extended into the two 16-bit lanes: UXTB16 Rd, Rm, ROR #8 (one
+ * instruction; gcc does not fold the rotation into the ACLE intrinsic by itself). */
+static inline uint32_t mq_uxtb16_ror8(uint32_t x)
+{
+#if MQ_HAVE_DSP
+    uint32_t r;
+    __asm__("uxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+#else
+    return (x >> 8) & 0x00FF00FFu;
+#endif
+}
+
 /* Rotate right by n in [1, 31] (a free operand shift on the M4). */
 static inline uint32_t mq_ror(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 
