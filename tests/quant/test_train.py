@@ -65,3 +65,24 @@ def test_result_is_frozen() -> None:
     res = TrainResult(epochs=(), test_accuracy=0.5)
     with pytest.raises(AttributeError):
         res.test_accuracy = 1.0  # type: ignore[misc]
+
+
+def test_ddp_single_process_group(tmp_path: object) -> None:
+    """Under an initialised process group the loop wraps the model in DDP and still learns."""
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path}/store", rank=0, world_size=1)
+    try:
+        train_ds = synthetic_dataset(240, (8, 8, 1), 4, seed=2)
+        tl = make_loader(train_ds, 32, shuffle=True, augment=False, seed=0, distributed=True)
+        _, el = _loaders()
+        model = build_model("mlp", in_channels=1, in_size=8, num_classes=4, width=0.25)
+        train(model, tl, el, epochs=4, lr=0.1, progress=False)
+        qat = prepare_qat(model, QuantConfig.from_bits("4/4"), next(iter(tl))[0])
+        calls: list[type] = []
+        res = train(qat, tl, el, epochs=1, lr=0.01, progress=False,
+                    on_epoch=lambda m, r: calls.append(type(m)))  # fmt: skip
+        assert calls == [type(qat)]  # rank 0 gets the unwrapped model
+        assert res.test_accuracy > 0.9
+    finally:
+        dist.destroy_process_group()
