@@ -7,6 +7,7 @@ also compile cleanly with arm-none-eabi-gcc -Wall -Wextra -Werror -Wshadow.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,6 +21,7 @@ from mcumixq.kernels.registry import INCLUDE_DIR, KERNELS_DIR, render_layer
 from mcumixq.numerics import BitPair
 
 from .conftest import conv_graph
+from .test_smlad import clamped_graph
 
 ARM_CC = "arm-none-eabi-gcc"
 ARM_FLAGS = (
@@ -171,3 +173,17 @@ def _rodata_bytes(obj: Path, prefix: str) -> int:
             for s in symtab.iter_symbols()
             if s.name.startswith(prefix) and s["st_info"]["type"] == "STT_OBJECT"
         )
+
+
+@pytest.mark.emulator
+@pytest.mark.parametrize("prefer", ["smlad2", "smlad2b"])
+def test_c_requant_paths_in_the_emulator(prefer: str, tmp_path: Path) -> None:
+    """Narrow clamp and a shift of 32 (no folded constants) run the C epilogue on the M4."""
+    r = bench_case(clamped_graph(6, lo=4, hi=90), "op", out_dir=tmp_path / "a", prefer=prefer)
+    assert r.bit_exact, f"{r.kernel}: {r.first_mismatch}"
+    g = conv_graph(4, (3, 4, 8), 5, w_bits=6, a_bits=8, out_bits=8, zero_point=7)
+    op = g.op("op")
+    rq = dataclasses.replace(op.requant, shift=np.full(5, 32, dtype=np.int32))
+    g = dataclasses.replace(g, ops=(dataclasses.replace(op, requant=rq),))
+    r = bench_case(g, "op", out_dir=tmp_path / "b", prefer=prefer)
+    assert r.bit_exact, f"{r.kernel}: {r.first_mismatch}"

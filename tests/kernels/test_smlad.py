@@ -200,3 +200,19 @@ def test_int8_weight_stream_expands_to_the_int16_stream() -> None:
         for i in range(2):
             assert np.array_equal(step0[:, h, :, i], w16[:, 0::2, 2 * h + i])
             assert np.array_equal(step1[:, h, :, i], w16[:, 1::2, 2 * h + i])
+
+
+@pytest.mark.parametrize("prefer", ["smlad2", "smlad2b"])
+def test_narrow_clamp(prefer: str) -> None:
+    """A ReLU6-like clamp [lo, hi] inside the output range takes the C requant path."""
+    g = clamped_graph(5, lo=3, hi=100)
+    code = check_layer(g, "op", seed=5, prefer=prefer)
+    assert "_FUSED" not in code.source
+
+
+def clamped_graph(seed: int, *, lo: int, hi: int):
+    """A 3x3 conv whose output clamp is narrowed to [lo, hi] (the reference follows the graph)."""
+    g = conv_graph(seed, (4, 5, 8), 8, w_bits=8, a_bits=8, out_bits=8, zero_point=2)
+    op = g.op("op")
+    rq = dataclasses.replace(op.requant, act_min=lo, act_max=hi)
+    return dataclasses.replace(g, ops=(dataclasses.replace(op, requant=rq),))
