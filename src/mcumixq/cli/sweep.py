@@ -1,0 +1,67 @@
+"""The `pareto` sweep: one float model, many searched/uniform points, each deployed and measured."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from mcumixq.cli.pipeline import deploy_test_images, budgets_from, get_predictor, run_search
+from mcumixq.cli.workflow import Data, export, fit, load_data, new_model, prepare
+from mcumixq.cli.workflow import reference_accuracy as ref_acc
+from mcumixq.files import atomic_dir, write_json
+from mcumixq.numerics import BitPair
+from mcumixq.perf.predictor import Predictor
+from mcumixq.quant.config import QuantConfig
+from mcumixq.report.plots import plot_pareto
+from mcumixq.search.cost import CostModel
+from mcumixq.search.pareto import budget_sweep, pareto_front
+from mcumixq.target.boards import get_board
+
+
+def _point(
+    args: argparse.Namespace, model: Any, data: Data, bits: QuantConfig, label: str,
+    out: Path, predictor: Predictor,
+) -> dict[str, Any]:  # fmt: skip
+    gm = prepare(model, data, bits)
+    fit(gm, data, epochs=args.finetune_epochs, lr=args.lr / 5, batch=args.batch, seed=args.seed)
+    graph = export(gm, data, f"{args.model}-{label}", {"dataset": data.name})
+    res = deploy_test_images(graph, out / label, data, args)
+    return {
+        "label": label, "cycles": res.cycles, "accuracy": round(ref_acc(graph, data.test), 5),
+        "predicted_cycles": round(predictor.predict_graph(graph).cycles),
+        "bit_exact": res.bit_exact, "flash_bytes": res.flash_bytes, "sram_bytes": res.sram_bytes,
+        "bits": {k: str(v) for k, v in bits.layers.items()} or str(bits.default),
+    }  # fmt: skip
+
+
+def run_pareto(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the sweep into args.out; return the pareto document."""
+    clock = get_board(args.board).clock_mhz
+    data = load_data(args.dataset, data_dir=args.data_dir, train_limit=args.train_limit,
+                     test_limit=None, seed=args.seed)  # fmt: skip
+    model = new_model(data, args.model, args.width, args.seed)
+    fit(model, data, epochs=args.float_epochs, lr=args.lr, batch=args.batch, seed=args.seed)
+    predictor = get_predictor(args)
+    graph8 = export(prepare(model, data, QuantConfig()), data, f"{args.model}-w8a8", {})
+    cost_model = CostModel(graph=graph8, predictor=predictor)
+    pred8 = cost_model.cycles(dict.fromkeys(cost_model.weighted, BitPair(8, 8)))[0]
+    fractions = [float(f) for f in args.fractions.split(",") if f.strip()]
+    points, uniform = [], []
+    with atomic_dir(args.out) as tmp:
+        for ms in budget_sweep(pred8, fractions, clock):
+            res = run_search(args, model, data, cost_model, budgets_from(args, ms),
+                             epochs=args.search_epochs, limit=args.search_limit)  # fmt: skip
+            label = f"budget-{ms:.2f}ms"
+            points.append(_point(args, model, data, QuantConfig(layers=res.bits), label, tmp,
+                                 predictor) | {"latency_budget_ms": round(ms, 4)})  # fmt: skip
+        for text in args.uniform.split(","):
+            pair = BitPair.parse(text)
+            uniform.append(_point(args, model, data, QuantConfig(default=pair), str(pair), tmp,
+                                  predictor))  # fmt: skip
+        doc = {"dataset": data.name, "clock_mhz": clock, "int8_predicted_cycles": round(pred8),
+               "points": points, "uniform": uniform,
+               "front": [p["label"] for p in pareto_front(points + uniform)]}  # fmt: skip
+        write_json(tmp / "pareto.json", doc)
+        plot_pareto(points, uniform, tmp / "pareto.png")
+    return doc
