@@ -107,6 +107,21 @@ def _trap_address(board: Board) -> int:
     raise ConfigError(f"board {board.name}: no free page for the return trap; move its memory")
 
 
+def _mapped(board: Board, address: int, size: int) -> bool:
+    """True when [address, address + size) lies inside the board's flash or SRAM.
+
+    Checked before any buffer is built from ELF sizes: a damaged header can claim a 4 GiB
+    segment or symbol, which must be an InputError, not a 4 GiB allocation.
+    """
+    return any(
+        origin <= address and address + size <= origin + length
+        for origin, length in (
+            (board.flash_origin, board.flash_bytes),
+            (board.sram_origin, board.sram_bytes),
+        )
+    )
+
+
 def _map_memory(uc: Any, image: ElfImage, board: Board, trap: int) -> None:
     import unicorn as uc_mod
 
@@ -118,17 +133,28 @@ def _map_memory(uc: Any, image: ElfImage, board: Board, trap: int) -> None:
     for seg in image.segments:
         # Load at the load address (flash) and, like the startup code, at the run address, so
         # an entry that is not `_start` still sees initialised .data and zeroed .bss.
+        spans = [(seg.paddr, len(seg.data)), (seg.vaddr, max(seg.memsz, len(seg.data)))]
+        for address, size in spans:
+            if size and not _mapped(board, address, size):
+                raise InputError(
+                    f"{image.path.name}: segment at {address:#x} ({size} bytes) lies "
+                    f"outside {board.name}'s memory; pass the board it was linked for (--board)"
+                )
         writes = [(seg.paddr, seg.data), (seg.vaddr, seg.data)] if seg.data else []
         if seg.memsz > len(seg.data):
             writes.append((seg.vaddr + len(seg.data), bytes(seg.memsz - len(seg.data))))
         for address, data in writes:
-            try:
-                uc.mem_write(address, data)
-            except uc_mod.UcError as err:
-                raise InputError(
-                    f"{image.path.name}: segment at {address:#x} ({len(data)} bytes) lies "
-                    f"outside {board.name}'s memory; pass the board it was linked for (--board)"
-                ) from err
+            uc.mem_write(address, data)
+
+
+def _check_symbol(image: ElfImage, board: Board, name: str, size: int) -> None:
+    """A symbol read or written by the host must lie in the board's memory (InputError)."""
+    sym = image.symbol(name)
+    if not _mapped(board, sym.address, size):
+        raise InputError(
+            f"{image.path.name}: symbol '{name}' at {sym.address:#x} ({size} bytes) lies "
+            f"outside {board.name}'s memory; rebuild the ELF for this board"
+        )
 
 
 def _write_inputs(uc: Any, image: ElfImage, inputs: Mapping[str, bytes]) -> None:
@@ -311,7 +337,10 @@ def run_elf(
     for name, sym in wanted.items():
         if sym.size == 0:
             raise InputError(f"{image.path.name}: symbol '{name}' has no size; give it a type")
+        _check_symbol(image, board, name, sym.size)
     inputs = dict(inputs or {})
+    for name, data in inputs.items():
+        _check_symbol(image, board, name, len(data))
 
     uc, trap = new_engine(image, board)
     floor, top = usage.stack_floor, board.stack_top
