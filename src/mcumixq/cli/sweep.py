@@ -1,4 +1,4 @@
-"""The `pareto` sweep: one float model, many searched/uniform points, each deployed and measured."""
+"""The `pareto` sweep: one float model, searched and uniform points, each deployed and measured."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from mcumixq.cli.pipeline import deploy_test_images, budgets_from, get_predictor, run_search
+from mcumixq.cli.pipeline import budgets_from, deploy_test_images, get_predictor, run_search
 from mcumixq.cli.workflow import Data, export, fit, load_data, new_model, prepare
 from mcumixq.cli.workflow import reference_accuracy as ref_acc
 from mcumixq.files import atomic_dir, write_json
