@@ -137,9 +137,10 @@ def folded_bias(g: ConvGeometry) -> np.ndarray:
 
 
 def _padded(values: np.ndarray, n: int, fill: int) -> np.ndarray:
+    """Per-channel values extended to n channels (padded output channels get `fill`)."""
+    v = np.asarray(values, dtype=np.int64).reshape(-1)
     out = np.full(n, fill, dtype=np.int64)
-    v = np.broadcast_to(np.asarray(values, dtype=np.int64).reshape(-1), (len(values.reshape(-1)),))
-    out[: len(v)] = v
+    out[: v.size] = v
     return out
 
 
