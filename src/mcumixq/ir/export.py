@@ -98,7 +98,7 @@ class _Exporter:
             name=name,
             shape=self.shape(node),
             bits=bits,
-            scale=float(quant.step_for(bits)),
+            scale=float(quant.step_for(bits).detach()),
             zero_point=int(quant.zero_for(bits)),
         )
         self.tensor_of[node] = name

@@ -163,7 +163,7 @@ class QAdd(nn.Module):
             return 0, qmax
         hi = qmax
         if self.act == "relu6":
-            step = float(self.out_quant.step_for(b))
+            step = float(self.out_quant.step_for(b).detach())
             hi = min(qmax, z + int(round_half_up(torch.tensor(6.0 / step))))
         return max(z, 0), hi
 
