@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from mcumixq.codegen.bench import bench_case
 from mcumixq.ir.builder import GraphBuilder
-from mcumixq.ir.graph import Graph
+from mcumixq.ir.graph import Graph, Requant
 from mcumixq.ir.reference import run_graph_all
 from mcumixq.kernels.dwconv2d import family, pxpar
 from mcumixq.kernels.geometry import conv_geometry
@@ -106,6 +108,27 @@ def test_pxpar_field_spacing_is_tight() -> None:
     )
     assert worst <= 1 << (s - 1)
     assert worst > 1 << (s - 2)
+
+
+@pytest.mark.parametrize(
+    ("shift", "z_out", "form"),
+    [(0, 0, "generic"), (5, 1, "generic"), (31, 3, "mm"), (32, 0, "mm"), (40, 5, "mm"),
+     (62, 0, "mm"), (62, 3, "generic")],
+)  # fmt: skip
+def test_requant_forms(shift, z_out, form) -> None:
+    """SMMLA form (taps prescaled below s = 33) where provably exact, else int64; both exact."""
+    g = dw_graph(11, (4, 5, 4), w_bits=8, a_bits=8, out_bits=8, zero_point=7)
+    op = g.ops[0]
+    rq = Requant(multiplier=op.requant.multiplier, shift=np.full(4, shift, dtype=np.int32),
+                 act_min=0, act_max=255)  # fmt: skip
+    out = dataclasses.replace(g.tensors[op.output], zero_point=z_out)
+    g = dataclasses.replace(
+        g, ops=(dataclasses.replace(op, requant=rq),), tensors={**g.tensors, op.output: out}
+    )
+    check_host(g, seed=shift)
+    source = render_layer(g, g.ops[0], "mq_d", isa="m4").source
+    assert ("mq_dw_requant_mm(" in source) == (form == "mm")
+    assert ("mq_d_f[4]" in source) == (form == "mm" and shift < 33)
 
 
 def test_unsupported_channel_count_falls_back() -> None:

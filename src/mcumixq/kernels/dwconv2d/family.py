@@ -10,9 +10,9 @@ multiplier, and by requantization. The kernel therefore
 - for 3x3 stride 1 computes 2 output pixels per step from two aligned lane words per row
   ((p0,p1), (p2,p3)): SMLAD for the even pixel, PKHBT + SMLADX for the odd one, 12 SMLAD-class
   instructions and 3 loads per 18 MACs, the loaded words sliding along the row;
-- requantizes with one SMLAL + ASR against a per-channel int64 constant holding the bias, the
-  rounding term and the output zero point (proved overflow-free here, else the exact
-  mq_requantize path), then packs straight into the output container.
+- requantizes with ADD + SMMLA + ASR against per-channel 32-bit constants holding the bias, the
+  rounding term and the output zero point (proved exact here, prescaling the taps by 2^t when
+  s < 33; else the int64 mq_requantize path), then packs straight into the output container.
 Other windows and strides pair taps along each row (SMLAD on possibly unaligned lane words).
 Weights are stored bit-packed at w_bits (offset by -w_min), unpacked once per channel.
 """
@@ -43,7 +43,7 @@ SUPPORT = (
 )
 GROUP = 4  # channels unpacked per pass: one byte of 2-bit, two of 4-bit, a word of 8-bit
 MAX_SCRATCH = 64 * 1024  # larger planes are left to other families (no row banding yet)
-INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+RQ_ARGS = {"mm": "rq_m, rq_b, rq_r, rq_sh", "generic": "rq_m, rq_b, rq_s"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,56 +113,65 @@ def pack_taps(g: ConvGeometry) -> np.ndarray:
     return np.concatenate([packed, np.zeros(1, np.uint8)])
 
 
-def _prescale(g: ConvGeometry) -> np.ndarray:
-    """Per-channel t with s + t >= 32, so every channel takes the one-SMLAL requantization.
+def _prescale(g: ConvGeometry, target: int) -> np.ndarray:
+    """Per-channel t with s + t >= target, so every channel takes a 32-bit-word requantization.
 
     Scaling the taps by 2^t (applied when they are unpacked, so flash keeps w_bits) scales the
     accumulator and the bias by 2^t and the shift to s + t: the quotient is unchanged, exactly.
-    Zeros if a scaled tap would leave its int16 lane (then channels with s < 32 take the
-    generic int64 path).
+    Zeros if a scaled tap would leave its int16 lane (then the layer takes a slower form).
     """
     s = np.broadcast_to(g.shift, (g.cout,)).astype(np.int64)
-    t = np.maximum(0, 32 - s)
+    t = np.maximum(0, target - s)
     wmax = np.abs(g.weight.reshape(g.cout, -1).astype(np.int64)).max(axis=1)
     if np.any((wmax << t) > 0x7FFF):
         return np.zeros_like(t)
     return t
 
 
-def _constants(g: ConvGeometry) -> dict[str, np.ndarray] | None:
-    """Per-channel requantization constants; fast form when provably overflow-free.
+def _fits32(*values: int) -> bool:
+    return all(-(1 << 31) <= int(v) < 1 << 31 for v in values)
 
-    acc here is sum(raw x * w) over the window, raw x in [0, 2^a - 1] (padding = z_in), so the
-    true accumulator is acc + bias' with bias' = bias - z_in * sum(w). None when even bias'
-    leaves int32 (left to the scalar family). The fast form holds k, sh = s + t - 32 and, if
-    any t > 0, the tap factors f = 2^t (`_prescale`).
-    """
-    w = g.weight.reshape(g.cout, -1).astype(np.int64)
-    bias_p = g.bias.astype(np.int64) - g.zi * w.sum(axis=1)
-    if bias_p.min() < -(1 << 31) or bias_p.max() >= 1 << 31:
+
+def _mm_form(g: ConvGeometry, bias_p: np.ndarray, m: np.ndarray, s: np.ndarray) -> dict | None:
+    """SMMLA form: b = bias' * 2^t, r = 2^(s'-33) + z_out * 2^(s'-32), sh = s' - 32 (s' >= 33)."""
+    t = _prescale(g, 33)
+    se = s + t
+    if np.any(se < 33):
         return None
-    m = np.broadcast_to(g.multiplier, (g.cout,)).astype(np.int64)
-    s = np.broadcast_to(g.shift, (g.cout,)).astype(np.int64)
-    out = {"b": bias_p, "m": m, "s": s}
-    t = _prescale(g)
-    se, we = s + t, w << t[:, None]
-    if np.any(se < 32):
-        return out
+    we = g.weight.reshape(g.cout, -1).astype(np.int64) << t[:, None]
     amax = (1 << g.in_bits) - 1
     lo = amax * np.where(we < 0, we, 0).sum(axis=1)
     hi = amax * np.where(we > 0, we, 0).sum(axis=1)
-    k = []
+    b, r = bias_p << t, (1 << (se - 33)) + (g.zo << (se - 32))
     for c in range(g.cout):
-        sc, mc = int(se[c]), int(m[c])
-        kc = (int(bias_p[c]) << int(t[c])) * mc + (1 << (sc - 1)) + (g.zo << sc)
-        ends = (int(lo[c]) * mc + kc, int(hi[c]) * mc + kc)
-        if not all(INT64_MIN <= e <= INT64_MAX for e in (kc, *ends)):
-            return out
-        if not all(-(1 << 31) <= int(v) < 1 << 31 for v in (lo[c], hi[c])):
-            return out
-        k.append(kc)
-    out["k"] = np.array(k, dtype=object)
-    out["sh"] = se - 32
+        ends = [int(v) + int(b[c]) for v in (lo[c], hi[c])]
+        highs = [(e * int(m[c])) >> 32 for e in ends]
+        if not _fits32(lo[c], hi[c], b[c], r[c], *ends, *(h + int(r[c]) for h in highs)):
+            return None
+    return {"bq": b, "r": r, "sh": se - 32, "t": t}
+
+
+def _constants(g: ConvGeometry) -> dict[str, np.ndarray] | None:
+    """Per-channel requantization constants in the fastest provably exact form.
+
+    acc here is sum(raw x * w) over the window, raw x in [0, 2^a - 1] (padding = z_in), so the
+    true accumulator is acc + bias' with bias' = bias - z_in * sum(w). Forms: 'mm' (bq, r, sh:
+    ADD + SMMLA + ASR, taps prescaled by f = 2^t if needed) whenever every sum provably fits,
+    else 'generic' (b, s: the int64 mq_requantize). None when even bias' leaves int32 (left to
+    the scalar family).
+    """
+    w = g.weight.reshape(g.cout, -1).astype(np.int64)
+    bias_p = g.bias.astype(np.int64) - g.zi * w.sum(axis=1)
+    if not _fits32(bias_p.min(initial=0), bias_p.max(initial=0)):
+        return None
+    m = np.broadcast_to(g.multiplier, (g.cout,)).astype(np.int64)
+    s = np.broadcast_to(g.shift, (g.cout,)).astype(np.int64)
+    out = {"form": "generic", "b": bias_p, "m": m, "s": s}
+    fast = _mm_form(g, bias_p, m, s)
+    if fast is None:
+        return out
+    t = fast.pop("t")
+    out |= fast | {"form": "mm"}
     if np.any(t > 0):
         out["f"] = 1 << t
     return out
@@ -175,16 +184,6 @@ def effective_taps(g: ConvGeometry) -> np.ndarray:
     if consts is not None and "f" in consts:
         return w * consts["f"][:, None]
     return w
-
-
-def _int64_array(name: str, values: np.ndarray, comment: str) -> str:
-    items = [f"INT64_C({int(v)})" for v in values]
-    lines = ["    " + ", ".join(items[i : i + 4]) + "," for i in range(0, len(items), 4)]
-    return (
-        f"/* {comment} */\nstatic const int64_t {name}[{len(items)}] = {{\n"
-        + "\n".join(lines)
-        + "\n};\n"
-    )
 
 
 def _arrays(g: ConvGeometry, fn: str, what: str, consts: dict[str, np.ndarray]) -> str:
@@ -203,10 +202,21 @@ def _arrays(g: ConvGeometry, fn: str, what: str, consts: dict[str, np.ndarray]) 
         parts.append(
             c_array(f"{fn}_f", "int32_t", consts["f"], f"{what}: tap factor 2^t", hex_data=False)
         )
-    if "k" in consts:
-        parts.append(_int64_array(f"{fn}_k", consts["k"], f"{what}: bias'*M + 2^(s-1) + z_out*2^s"))
+    if consts["form"] == "mm":
         parts.append(
-            c_array(f"{fn}_sh", "int32_t", consts["sh"], f"{what}: s - 32", hex_data=False)
+            c_array(f"{fn}_bq", "int32_t", consts["bq"], f"{what}: bias' * 2^t", hex_data=False)
+        )
+        parts.append(
+            c_array(
+                f"{fn}_r",
+                "int32_t",
+                consts["r"],
+                f"{what}: 2^(s'-33) + z_out*2^(s'-32)",
+                hex_data=False,
+            )
+        )
+        parts.append(
+            c_array(f"{fn}_sh", "int32_t", consts["sh"], f"{what}: s' - 32", hex_data=False)
         )
     else:
         parts.append(
@@ -294,9 +304,9 @@ def render_path(graph: Graph, op: Op, function: str, path: str | None) -> LayerC
         "z_in": g.zi, "z_pair": zz | (zz << 16), "z_out": g.zo, "z_hi": g.zi << s_px,
         "px_s": s_px, "px_half": 1 << max(s_px - 1, 0), "px_mask": (1 << s_px) - 1, "pl": g.pl,
         "act_min": g.act_min, "act_max": g.act_max,
-        "fast_rq": "k" in consts,
+        "rq_form": consts["form"],
         "has_f": "f" in consts,
-        "rq_args": "rq_m, rq_k, rq_sh" if "k" in consts else "rq_m, rq_b, rq_s",
+        "rq_args": RQ_ARGS[consts["form"]],
         "in_sb": g.in_sb, "in_pb": g.in_pixel_bytes,
         "out_sb": g.out_sb, "out_pb": g.out_pixel_bytes,
         "in_row_bytes": g.w * g.in_pixel_bytes,
@@ -313,7 +323,7 @@ def render_path(graph: Graph, op: Op, function: str, path: str | None) -> LayerC
     }  # fmt: skip
     source = template_env(FAMILY_DIR).get_template(TEMPLATE).render(**params)
     weight_bytes = int(pack_taps(g).size)
-    per_channel = (16 if "k" in consts else 12) + (4 if "f" in consts else 0)
+    per_channel = (16 if consts["form"] == "mm" else 12) + (4 if "f" in consts else 0)
     return LayerCode(
         function=function,
         kernel=kernel,

@@ -94,16 +94,26 @@ static inline uint32_t mq_dw_field(const uint8_t *stream, uint32_t pos, uint32_t
     return (two >> (pos & 7u)) & ((1u << bits) - 1u);
 }
 
-/* Requantization with everything per channel folded into one int64 constant:
- *   k = bias' * M + 2^(s-1) + z_out * 2^s,   sh = s - 32 (s >= 32),
- *   y = ((acc*M + k) >> 32) >> sh == z_out + (((acc + bias')*M + 2^(s-1)) >> s)
- * because floor(floor(v / 2^32) / 2^sh) == floor(v / 2^s) and adding z_out * 2^s before the
- * shift adds z_out after it. The code generator proves acc*M + k fits int64 for every input,
- * so this is one SMLAL and one ASR on the M4. */
-static inline int32_t mq_dw_requant(int32_t acc, int32_t m, int64_t k, int32_t sh)
+/* acc + ((a * b) >> 32), the high word truncated: SMMLA (one cycle on the M4). */
+static inline int32_t mq_dw_smmla(int32_t a, int32_t b, int32_t acc)
 {
-    int64_t p = (int64_t)acc * (int64_t)m + k;
-    return mq_asr32((int32_t)mq_asr64(p, 32), sh);
+#if MQ_HAVE_DSP
+    int32_t r;
+    __asm__("smmla %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+#else
+    return acc + (int32_t)mq_asr64((int64_t)a * (int64_t)b, 32);
+#endif
+}
+
+/* Requantization in 32-bit words when s >= 33 (the code generator proves every sum fits):
+ *   y = (acc' * M + 2^(s-1)) >> s + z == (((acc' * M) >> 32) + r) >> (s - 32),
+ *   r = 2^(s-33) + z * 2^(s-32),
+ * exact because 2^(s-1) is a multiple of 2^32 and floor(floor(v / 2^32) / 2^n) == floor(v /
+ * 2^(32+n)). acc' = acc + bias' is the true accumulator. One SMMLA and one ASR. */
+static inline int32_t mq_dw_requant_mm(int32_t acc, int32_t m, int32_t r, int32_t sh)
+{
+    return mq_asr32(mq_dw_smmla(acc, m, r), sh);
 }
 
 /* Store v (already clamped) into the output container at bit `shift` of byte *p: the first
