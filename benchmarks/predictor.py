@@ -62,7 +62,7 @@ def held_out_layers() -> dict[str, LayerSpec]:
             out_shape=(14, 14, 16),
             kernel=(2, 2),
             stride=(2, 2),
-        ),  # fmt: skip
+        ),
         "resnet8.conv1": _conv(32, 32, 3, 16),
         "resnet8.s2.conv1": _conv(32, 32, 16, 32, s=2),
         "resnet8.s2.short": _conv(32, 32, 16, 32, k=1, s=2),
@@ -70,7 +70,7 @@ def held_out_layers() -> dict[str, LayerSpec]:
         "resnet8.add": LayerSpec(kind="add", in_shape=(16, 16, 32), out_shape=(16, 16, 32)),
         "resnet8.pool": LayerSpec(
             kind="avgpool", in_shape=(8, 8, 64), out_shape=(1, 1, 64), kernel=(8, 8), stride=(8, 8)
-        ),  # fmt: skip
+        ),
         "resnet8.fc": LayerSpec(kind="linear", in_shape=(64,), out_shape=(10,)),
         "dscnn.conv1": _conv(49, 10, 1, 64, s=2, kernel=(10, 4)),
         "dscnn.dw1": _conv(25, 5, 64, 64, dw=True),

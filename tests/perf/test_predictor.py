@@ -21,7 +21,7 @@ def _conv(h: int, cin: int, cout: int, w: int = 4, a: int = 4, o: int = 4) -> La
 
 def test_fit_recovers_known_coefficients(rng: np.random.Generator) -> None:
     """Cycles generated from a known linear cost model are fitted back exactly."""
-    truth = {"const": 300.0, "pixels": 20.0, "instr": 2.3, "out8": 14.0, "im2col8": 1.6}
+    truth = {"const": 300.0, "pixels": 20.0, "steps": 2.3, "out8": 14.0, "words8": 1.6}
     samples = []
     for _ in range(30):
         spec = _conv(int(rng.integers(3, 17)), int(rng.integers(1, 65)), int(rng.integers(2, 65)),
@@ -42,7 +42,7 @@ def test_fit_is_relative_and_nonnegative(rng: np.random.Generator) -> None:
     for _ in range(40):
         spec = _conv(int(rng.integers(3, 17)), int(rng.integers(1, 65)), int(rng.integers(2, 65)))
         f = features(spec, "chpar4")
-        y = (100 + 1.2 * f["instr"] + 5 * f["extract"] + 9 * f["out4"]) * rng.uniform(0.98, 1.02)
+        y = (100 + 1.2 * f["steps"] + 5 * f["extract"] + 9 * f["out4"]) * rng.uniform(0.98, 1.02)
         samples.append((f, y))
     fit = fit_group("slbc/conv2d", samples)
     assert min(fit.coef) >= 0.0
@@ -76,12 +76,34 @@ def test_probe_graph_has_the_spec(h: int, cin: int, cout: int, w: int, a: int) -
     "spec",
     [
         LayerSpec(kind="linear", in_shape=(3, 3, 16), out_shape=(10,), w_bits=2, a_bits=5),
-        LayerSpec(kind="dwconv2d", in_shape=(8, 8, 8), out_shape=(8, 8, 8), kernel=(3, 3),
-                  padding=(1, 1, 1, 1), w_bits=4, a_bits=4, out_bits=4),  # fmt: skip
-        LayerSpec(kind="maxpool", in_shape=(8, 8, 4), out_shape=(4, 4, 4), kernel=(2, 2),
-                  stride=(2, 2), a_bits=3, out_bits=3),  # fmt: skip
-        LayerSpec(kind="avgpool", in_shape=(4, 4, 8), out_shape=(1, 1, 8), kernel=(4, 4),
-                  stride=(4, 4), a_bits=6, out_bits=8),  # fmt: skip
+        LayerSpec(
+            kind="dwconv2d",
+            in_shape=(8, 8, 8),
+            out_shape=(8, 8, 8),
+            kernel=(3, 3),
+            padding=(1, 1, 1, 1),
+            w_bits=4,
+            a_bits=4,
+            out_bits=4,
+        ),
+        LayerSpec(
+            kind="maxpool",
+            in_shape=(8, 8, 4),
+            out_shape=(4, 4, 4),
+            kernel=(2, 2),
+            stride=(2, 2),
+            a_bits=3,
+            out_bits=3,
+        ),
+        LayerSpec(
+            kind="avgpool",
+            in_shape=(4, 4, 8),
+            out_shape=(1, 1, 8),
+            kernel=(4, 4),
+            stride=(4, 4),
+            a_bits=6,
+            out_bits=8,
+        ),
         LayerSpec(kind="add", in_shape=(4, 4, 8), out_shape=(4, 4, 8), a_bits=8, out_bits=4),
     ],
 )
@@ -93,8 +115,8 @@ def test_probe_graph_every_kind(spec: LayerSpec) -> None:
 def test_features_scale_with_trip_counts() -> None:
     small, big = features(_conv(4, 8, 8), "smlad2"), features(_conv(8, 8, 8), "smlad2")
     assert big["pixels"] == 4 * small["pixels"]
-    assert big["instr"] == 4 * small["instr"]
-    assert small["out4"] > 0 and small["out8"] == 0 and small["im2col4"] > 0
+    assert big["steps"] == 4 * small["steps"]
+    assert small["out4"] > 0 and small["out8"] == 0 and small["words4"] > 0
     assert features(_conv(4, 8, 8, 4, 4, 4), "chpar4")["extract"] > 0
 
 
@@ -116,7 +138,7 @@ def test_bad_spec_is_config_error() -> None:
 
 
 def test_predictor_json_round_trip() -> None:
-    fit = FamilyFit(group="smlad2/conv2d", columns=("const", "instr"), coef=(10.0, 2.0),
+    fit = FamilyFit(group="smlad2/conv2d", columns=("const", "steps"), coef=(10.0, 2.0),
                     n_cases=5, train_mape=1.0)  # fmt: skip
     p = Predictor(fits={fit.group: fit}, key="abc")
     q = Predictor.from_json(p.to_json())

@@ -15,25 +15,11 @@ from torch import fx
 
 from mcumixq.ir.export import export_graph
 from mcumixq.ir.graph import Graph
-from mcumixq.kernels.registry import families
 from mcumixq.models import build_model
-from mcumixq.perf.features import KINDS
-from mcumixq.perf.predictor import FamilyFit, Predictor
+from mcumixq.perf.predictor import Predictor
 from mcumixq.quant.config import QuantConfig
 from mcumixq.quant.prepare import prepare_qat
-
-COLUMNS = ("const", "instr", "extract", "im2col2", "im2col4", "im2col8", "out2", "out4", "out8",
-           "read2", "read4", "read8")  # fmt: skip
-COEF = (200.0, 1.1, 4.0, 0.2, 0.3, 0.5, 2.0, 3.0, 5.0, 1.0, 1.0, 1.0)
-
-
-def synthetic_predictor() -> Predictor:
-    fits = {}
-    for fam in families():
-        for kind in KINDS:
-            g = f"{fam.NAME}/{kind}"
-            fits[g] = FamilyFit(group=g, columns=COLUMNS, coef=COEF, n_cases=0, train_mape=0.0)
-    return Predictor(fits=fits)
+from perf.synthetic import synthetic_predictor
 
 
 @pytest.fixture
