@@ -21,7 +21,7 @@ from mcumixq.codegen.firmware import build_firmware, emulate_selftest
 from mcumixq.codegen.project import render_project, write_files
 from mcumixq.errors import ConfigError, EmulationError, ToolchainError, UnsupportedModelError
 from mcumixq.files import atomic_dir, atomic_write, write_json
-from mcumixq.ir.graph import Graph, op_bits, op_macs
+from mcumixq.ir.graph import Graph, Op, op_bits, op_macs
 from mcumixq.ir.random_graph import single_op_graph
 from mcumixq.ir.reference import run_graph
 from mcumixq.kernels.registry import render_layer
@@ -103,6 +103,11 @@ def peer_graph(shape: str | PeerShape, pair: BitPair, *, seed: int = 0) -> Graph
     )
 
 
+def op_label(op: Op) -> str:
+    """The `op` field of a case: the kernel grammar's op (depthwise convs are `dwconv2d`)."""
+    return "dwconv2d" if op.is_depthwise else op.kind
+
+
 def bench_case(
     graph: Graph,
     op_name: str,
@@ -156,7 +161,7 @@ def bench_case(
     layer = next(info for info in project.layers if info.name == op_name)
     return CaseResult(
         case=case or f"{op_name}-w{w_bits}a{a_bits}",
-        op=op.kind if not op.is_depthwise else "dwconv2d",
+        op=op_label(op),
         shape=shape,
         w_bits=w_bits,
         a_bits=a_bits,
@@ -233,7 +238,7 @@ def failed_case(shape: str, pair: BitPair, error: str) -> CaseResult:
     graph = peer_graph(shape, pair)
     return CaseResult(
         case=f"{shape}-{pair}",
-        op="dwconv2d" if PEER_SHAPES[shape].depthwise else "conv2d",
+        op=op_label(graph.op("op")),
         shape=PEER_SHAPES[shape].describe(),
         w_bits=pair.w,
         a_bits=pair.a,
