@@ -37,6 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=20, help="self-test inputs (random, seeded)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random self-test inputs")
     p.add_argument("--prefer", default=None, help="force a kernel family or scheme for all ops")
+    p.add_argument(
+        "--isa", default="m4", choices=["m4", "scalar"], help="m4 (DSP) or portable C kernels"
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     return p
 
@@ -53,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         board=args.board,
         n_samples=args.samples,
         prefer=args.prefer,
+        isa=args.isa,
         seed=args.seed,
     )
     if args.json:
