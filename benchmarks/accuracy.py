@@ -52,6 +52,13 @@ def _args() -> argparse.Namespace:
     p.add_argument("--qat-lr", type=float, default=0.01)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--limit", type=int, default=None, help="train images (stratified subset)")
+    p.add_argument("--qat-limit", type=int, default=None, help="train images used for QAT")
+    p.add_argument(
+        "--monitor",
+        type=int,
+        default=1000,
+        help="test images scored after each epoch (final numbers always use the whole test set)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--only", nargs="*", default=list(SETTINGS), choices=list(SETTINGS))
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
@@ -78,8 +85,8 @@ def _reference_predictions(graph: object, images: np.ndarray) -> np.ndarray:
 def _qat_run(name: str, float_model: torch.nn.Module, loaders: tuple, data: dict, args) -> dict:
     config = QuantConfig.from_json(SETTINGS[name])
     qat = prepare_qat(float_model, config, data["calib"])
-    start_acc = evaluate(qat, loaders[1])
-    result = train(qat, loaders[0], loaders[1], epochs=args.qat_epochs, lr=args.qat_lr)
+    start_acc = evaluate(qat, loaders[3])
+    result = train(qat, loaders[2], loaders[3], epochs=args.qat_epochs, lr=args.qat_lr)
     t0 = time.perf_counter()
     graph = export_graph(qat, data["calib"], name=f"tinyvgg-{name}")
     qat.eval()
@@ -90,7 +97,7 @@ def _qat_run(name: str, float_model: torch.nn.Module, loaders: tuple, data: dict
     row = {
         "setting": name,
         "bits": config.to_json(),
-        "prepared_accuracy": start_acc,
+        "prepared_accuracy_monitor": start_acc,
         "fake_quant_accuracy": float((fake == labels).mean()),
         "reference_accuracy": float((ref == labels).mean()),
         "agreement": float((fake == ref).mean()),
@@ -115,13 +122,14 @@ def _float_model(spec: ModelSpec, loaders: tuple, args) -> tuple[torch.nn.Module
         print(f"float: reloaded from {ckpt} ({info['accuracy']:.4f})", flush=True)
         return model, info
     model = spec.build()
-    res = train(model, loaders[0], loaders[1], epochs=args.float_epochs, lr=args.lr)
+    res = train(model, loaders[0], loaders[3], epochs=args.float_epochs, lr=args.lr)
     info = {
-        "accuracy": res.test_accuracy,
+        "accuracy": evaluate(model, loaders[1]),
+        "epochs_detail": [e.to_json() for e in res.epochs],
         "epochs": args.float_epochs,
         "seconds_per_epoch": res.seconds_per_epoch,
     }
-    print(f"float: {res.test_accuracy:.4f} ({res.seconds_per_epoch:.1f} s/epoch)", flush=True)
+    print(f"float: {info['accuracy']:.4f} ({res.seconds_per_epoch:.1f} s/epoch)", flush=True)
     if ckpt is not None:
         save_checkpoint(ckpt, model, spec=spec, config=None, extra={"float": info})
     return model, info
@@ -133,8 +141,9 @@ def _markdown(doc: dict) -> str:
         "# QAT accuracy: TinyVGG-0.25 on Fashion-MNIST",
         "",
         f"Float: {100 * f['accuracy']:.2f}% after {f['epochs']} epochs "
-        f"({f['seconds_per_epoch']:.1f} s/epoch). QAT: {doc['qat_epochs']} epochs from the "
-        f"float weights. Test set: {doc['test_images']} images.",
+        f"({f['seconds_per_epoch']:.1f} s/epoch). QAT: {doc['qat_epochs']} epochs on "
+        f"{doc['qat_train_images']} training images from the float weights. "
+        f"Test set: {doc['test_images']} images (all of them).",
         "",
         "| setting | bits | fake-quant | integer reference | Δ vs float | agreement | s/epoch |",
         "|---|---|---|---|---|---|---|",
@@ -157,9 +166,17 @@ def main() -> None:
     train_ds = load_dataset("fashion-mnist", "train", data_dir=args.data_dir, limit=args.limit)
     test_ds = load_dataset("fashion-mnist", "test", data_dir=args.data_dir)
     spec = ModelSpec(name="tinyvgg", in_channels=1, in_size=(28, 28), num_classes=10, width=0.25)
+    monitor_ds = load_dataset(
+        "fashion-mnist", "test", data_dir=args.data_dir, limit=args.monitor, seed=args.seed
+    )
+    qat_ds = load_dataset(
+        "fashion-mnist", "train", data_dir=args.data_dir, limit=args.qat_limit, seed=args.seed
+    )
     loaders = (
         make_loader(train_ds, args.batch_size, shuffle=True, augment=True, seed=args.seed),
         make_loader(test_ds, 500, shuffle=False, augment=False, seed=args.seed),
+        make_loader(qat_ds, args.batch_size, shuffle=True, augment=True, seed=args.seed + 1),
+        make_loader(monitor_ds, 500, shuffle=False, augment=False, seed=args.seed),
     )
     data = {
         "calib": to_tensors(train_ds)[0][:512],
@@ -175,6 +192,7 @@ def main() -> None:
         "test_images": len(test_ds),
         "float": fres,
         "qat_epochs": args.qat_epochs,
+        "qat_train_images": len(qat_ds),
         "runs": runs,
         "torch_threads": torch.get_num_threads(),
     }
