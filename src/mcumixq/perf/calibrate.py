@@ -49,6 +49,7 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 KEY_SOURCES = ("kernels", "codegen", "target/cycles.py", "target/build.py", "target/emulator.py")
 KEY_SUFFIXES = (".py", ".c", ".h", ".in", ".S", ".ld")
 MAX_MACS = 500_000
+FIRST_LAYER_SHARE = 0.2
 # Channel counts weighted like real networks (multiples of 4/8, a few first-layer 1 and 3).
 CONV_CHANNELS = (1, 3, 4, 6, 8, 8, 12, 16, 16, 16, 24, 32, 32, 32, 48, 64, 64, 96)
 OUT_CHANNELS = (4, 6, 8, 8, 10, 16, 16, 16, 24, 32, 32, 32, 48, 64, 64)
@@ -122,6 +123,8 @@ def _bits(rng: np.random.Generator) -> tuple[int, int, int]:
 def _conv_spec(rng: np.random.Generator, depthwise: bool) -> LayerSpec:
     h = int(rng.choice([3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 28]))
     cin = int(rng.choice(DW_CHANNELS if depthwise else CONV_CHANNELS))
+    if not depthwise and rng.random() < FIRST_LAYER_SHARE:  # image input: few channels, big map
+        h, cin = int(rng.choice([12, 16, 20, 24, 28, 32])), int(rng.choice([1, 1, 3]))
     cout = cin if depthwise else int(rng.choice(OUT_CHANNELS))
     k = int(rng.choice([k for k in (1, 3, 3, 3, 5) if k <= h]))
     s = int(rng.choice([1, 1, 1, 2]))

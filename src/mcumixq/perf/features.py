@@ -29,7 +29,7 @@ from mcumixq.packing.layout import storage_bits, tensor_bytes
 from mcumixq.packing.schemes import Scheme, chpar_scheme, poly_scheme, pxpar_scheme
 from mcumixq.packing.weights import tap_lane_order
 
-FEATURES_VERSION = 3
+FEATURES_VERSION = 4
 KINDS = ("conv2d", "dwconv2d", "linear", "maxpool", "avgpool", "add")
 CONTAINERS = (2, 4, 8)
 PROBE_OP = "op"
@@ -200,8 +200,10 @@ def _conv_features(spec: LayerSpec, scheme_id: str, kernel: str) -> dict[str, fl
     kpi = scheme.k_per_instr if scheme is not None else 2
     steps = math.ceil(lanes / kpi)
     tp, tc = tile_of(kernel)
-    tiles = math.ceil(pixels / tp) * math.ceil(cout / tc)
-    full = math.ceil(pixels / tp) * (cout // tc)  # tiles without a channel tail
+    px_tiles = oh * math.ceil(ow / tp)  # kernels tile pixels within an output row
+    tiles = px_tiles * math.ceil(cout / tc)
+    full = px_tiles * (cout // tc)  # tiles without a channel tail
+    flat = math.ceil(pixels / tp) * math.ceil(cout / tc)  # kernels tiling across rows
     extract = 0.0
     if scheme is not None and scheme.steps > 0:
         extract = float(tiles * math.ceil(steps / scheme.steps))
@@ -215,6 +217,8 @@ def _conv_features(spec: LayerSpec, scheme_id: str, kernel: str) -> dict[str, fl
         "tiles": float(tiles),
         "steps": float(tiles * steps),
         "tiles_full": float(full),
+        "tiles_flat": float(flat),
+        "steps_flat": float(flat * steps),
         "steps_full": float(full * steps),
         "extract": extract,
         "padded": float(_padded_taps(spec) * (1 if dw else math.ceil(row_bits / 32))),
@@ -223,8 +227,8 @@ def _conv_features(spec: LayerSpec, scheme_id: str, kernel: str) -> dict[str, fl
         **_onehot("tail", spec.a_bits, float(pixels * taps * tail)),
         **_onehot("rows", spec.a_bits, float(oh * kh * in_w * math.ceil(row_bits / 32))),
         "unaligned_px": float(pixels * (1.0 - aligned)),
-        "ctail": float(pixels * (cout % tc)),
-        "ctail_k": float(pixels * (cout % tc) * steps),
+        "ctail": float(px_tiles * (cout % tc)),
+        "ctail_k": float(px_tiles * (cout % tc) * steps),
     }
     if dw:
         feats["dw_macs"] = float(pixels * cout * taps)
