@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from mcumixq.errors import ConfigError
 from mcumixq.numerics import ALL_PAIRS, a_range, w_range
-from mcumixq.packing.fields import sbfx, smlad_block
+from mcumixq.packing.fields import lanes, sbfx, smlad_block
 from mcumixq.packing.schemes import chpar_scheme, smlad_scheme
 from mcumixq.packing.weights import PAD, Tile, lane_weights, pack_weights, tap_lane_order
 
@@ -91,3 +91,25 @@ def test_pack_weights_rejects_bad_input() -> None:
         pack_weights(
             np.zeros((1, 1, 1, 4)), np.zeros(1), smlad_scheme(4, 4), Tile(), a_bits=4, zero_point=0
         )
+
+
+def test_pxpar_stream_and_parity_biases() -> None:
+    """pxpar words hold one int16 weight per lane in lane order; biases per pixel parity."""
+    from mcumixq.packing.schemes import pxpar_scheme
+    from mcumixq.packing.weights import pack_weights_pxpar
+
+    rng = np.random.default_rng(5)
+    scheme = pxpar_scheme(8, 2, 256)
+    w = rng.integers(-127, 128, size=(6, 3, 3, 5))
+    bias = rng.integers(-500, 500, size=6)
+    packed = pack_weights_pxpar(w, bias, scheme, a_bits=2, zero_point=1)
+    lw = lane_weights(w, 2)
+    lo, hi = lanes(packed.words.reshape(2, -1, 4))  # [block, word, channel]
+    for c in range(6):
+        blk, q = divmod(c, 4)
+        assert lo[blk, :, q].tolist() == lw[c, 0::2].tolist()
+        assert hi[blk, :, q].tolist() == lw[c, 1::2].tolist()
+    sums = w.reshape(6, -1).sum(axis=1)
+    assert packed.bias[:6].tolist() == (bias - (scheme.a_lo + 1) * sums).tolist()
+    assert packed.bias[8:14].tolist() == (bias - (scheme.a_hi + 1) * sums).tolist()
+    assert packed.weight_bytes == 8 * lw.shape[1] * 2  # 2 flash bytes per weight

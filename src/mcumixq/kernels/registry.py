@@ -37,6 +37,7 @@ FAMILIES: tuple[str, ...] = (
     "mcumixq.kernels.pool.avgpool",
     "mcumixq.kernels.add.lut",
     "mcumixq.kernels.slbc",
+    "mcumixq.kernels.slbc_pxpar",
 )
 
 

@@ -22,7 +22,7 @@ from mcumixq.kernels.carray import c_array
 from mcumixq.kernels.geometry import ConvGeometry, conv_geometry
 from mcumixq.kernels.names import kernel_name
 from mcumixq.kernels.registry import LayerCode, header_comment, template_env
-from mcumixq.packing.choose import choose_scheme
+from mcumixq.packing.choose import BUILT_FAMILIES, choose_scheme
 from mcumixq.packing.fields import pack_lanes
 from mcumixq.packing.schemes import Scheme
 from mcumixq.packing.weights import PackedWeights, Tile, pack_weights, tap_lane_order
@@ -54,15 +54,15 @@ class TailWord:
     pair: bool  # 8-bit containers: the word takes two bytes
 
 
-def layer_scheme(g: ConvGeometry, *, force: bool = False) -> Scheme | None:
-    """The chpar scheme for this layer, or None if the chooser prefers another (or none fits).
+def layer_scheme(g: ConvGeometry, *, family: str = "chpar", force: bool = False) -> Scheme | None:
+    """The `family` scheme for this layer, or None if the chooser prefers another (or none fits).
 
-    `force` skips the cost comparison (tests and benchmarks of the family itself), not the
-    exactness conditions.
+    The chooser compares every built family (packing.choose.BUILT_FAMILIES); `force` skips the
+    cost comparison (tests and benchmarks of the family itself), not the exactness conditions.
     """
     if g.groups != 1:
         return None
-    families = ("chpar",) if force else ("smlad", "chpar")
+    families = (family,) if force else BUILT_FAMILIES
     try:
         scheme = choose_scheme(
             "conv2d", g.k, g.cin, g.cout, g.w_bits, g.in_bits,
@@ -70,7 +70,7 @@ def layer_scheme(g: ConvGeometry, *, force: bool = False) -> Scheme | None:
         )  # fmt: skip
     except ConfigError:
         return None
-    return scheme if scheme.family == "chpar" else None
+    return scheme if scheme.family == family else None
 
 
 def _packed(g: ConvGeometry, scheme: Scheme) -> PackedWeights | None:

@@ -19,7 +19,7 @@ from mcumixq.packing.schemes import FAMILIES, Scheme, candidate_schemes
 from mcumixq.packing.weights import tap_lane_order
 
 # Families with a built C kernel; the others exist as exact models for the search and tests.
-BUILT_FAMILIES = ("smlad", "chpar")
+BUILT_FAMILIES = ("smlad", "chpar", "pxpar")
 
 
 def _default_instr_cycles() -> dict[str, float]:

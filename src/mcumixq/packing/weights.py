@@ -91,16 +91,23 @@ def lane_weights(weight: np.ndarray, a_bits: int) -> np.ndarray:
 
 
 def corrected_bias(
-    weight: np.ndarray, bias: np.ndarray, scheme: Scheme, zero_point: int
+    weight: np.ndarray,
+    bias: np.ndarray,
+    scheme: Scheme,
+    zero_point: int,
+    *,
+    a_shift: int | None = None,
 ) -> np.ndarray:
     """Per-channel bias the kernel adds to the packed dot product sum((a + a_shift) * w).
 
     acc = bias + sum((a - z) * w) = bias + sum((a + a_lo) * w) - (a_lo + z) * sum(w); the im2col
-    writes raw z into padded taps, so the identity holds over every tap. Raises ConfigError if a
+    writes raw z into padded taps, so the identity holds over every tap. `a_shift` overrides
+    a_lo (pxpar's high field, the odd pixel, is shifted by a_hi). Raises ConfigError if a
     corrected bias leaves int32 (the true accumulator is int32 by the exporter's bound).
     """
+    shift = scheme.a_lo if a_shift is None else a_shift
     w = np.asarray(weight, dtype=np.int64).reshape(len(bias), -1)
-    out = np.asarray(bias, dtype=np.int64) - (scheme.a_lo + int(zero_point)) * w.sum(axis=1)
+    out = np.asarray(bias, dtype=np.int64) - (shift + int(zero_point)) * w.sum(axis=1)
     if out.size and not (fits_int32(int(out.min())) and fits_int32(int(out.max()))):
         raise ConfigError("corrected bias leaves int32; the layer's accumulator bound is too large")
     return out
@@ -145,5 +152,38 @@ def pack_weights(
         words=np.ascontiguousarray(blocks).reshape(-1).astype(np.uint32),
         bias=b.astype(np.int32),
         words_per_tap=taps_words // max(1, int(np.prod(w.shape[1:-1]))),
+        cout_padded=cpad,
+    )
+
+
+def pack_weights_pxpar(
+    weight: np.ndarray, bias: np.ndarray, scheme: Scheme, *, a_bits: int, zero_point: int
+) -> PackedWeights:
+    """Reorder OHWI weights into the pxpar stream: int16 lanes, 4 channels per step.
+
+    Per block of 4 channels, for each act word j (lane pair (k0, k1) of `tap_lane_order`): one
+    word per channel, lanes (w_c[k0], w_c[k1]). The activation word holds two output pixels per
+    lane, so `bias` is [even-pixel biases (shift a_lo) | odd-pixel biases (shift a_hi)], each
+    padded to the block. Weights take 2 flash bytes each (the SMLAD lane width).
+    """
+    if scheme.family != "pxpar":
+        raise ConfigError(f"pack_weights_pxpar: scheme {scheme.id} is not pxpar")
+    w = np.asarray(weight, dtype=np.int64)
+    lo, hi = w_range(scheme.w_bits)
+    if w.size and (w.min() < lo or w.max() > hi):
+        raise ConfigError(f"weights outside w{scheme.w_bits} range [{lo}, {hi}]")
+    cout = w.shape[0]
+    lw = lane_weights(w, a_bits)
+    cpad = -(-cout // 4) * 4
+    lw = np.concatenate([lw, np.zeros((cpad - cout, lw.shape[1]), np.int64)])
+    words = pack_lanes(lw[:, 0::2], lw[:, 1::2])  # [channels, words]
+    stream = words.reshape(cpad // 4, 4, -1).transpose(0, 2, 1)
+    b = np.zeros((2, cpad), np.int64)
+    b[0, :cout] = corrected_bias(w, bias, scheme, zero_point, a_shift=scheme.a_lo)
+    b[1, :cout] = corrected_bias(w, bias, scheme, zero_point, a_shift=scheme.a_hi)
+    return PackedWeights(
+        words=np.ascontiguousarray(stream).reshape(-1).astype(np.uint32),
+        bias=b.reshape(-1).astype(np.int32),
+        words_per_tap=lw.shape[1] // 2 // max(1, int(np.prod(w.shape[1:-1]))),
         cout_padded=cpad,
     )

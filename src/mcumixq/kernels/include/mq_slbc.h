@@ -30,6 +30,18 @@ static inline uint32_t mq_slbc_ssub16(uint32_t x, uint32_t y)
 #endif
 }
 
+/* Per-lane 16-bit addition x + y (lanes wrap independently): SADD16. */
+static inline uint32_t mq_slbc_sadd16(uint32_t x, uint32_t y)
+{
+#if MQ_HAVE_DSP
+    return (uint32_t)__sadd16((int16x2_t)x, (int16x2_t)y);
+#else
+    uint32_t lo = (x + y) & 0xFFFFu;
+    uint32_t hi = ((x >> 16) + (y >> 16)) & 0xFFFFu;
+    return lo | (hi << 16);
+#endif
+}
+
 /* Unaligned little-endian 32-bit load (LDR allows unaligned addresses on the M4). */
 static inline uint32_t mq_slbc_ld32(const uint8_t *p)
 {

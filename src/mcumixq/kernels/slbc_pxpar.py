@@ -1,0 +1,179 @@
+"""SLBC pixel-parallel conv2d/linear family (`pxpar4`): two output pixels per activation lane.
+
+Why: channel-parallel packing (kernels/slbc.py) needs two weights per int16 lane, so it stops
+paying at 5+ bit weights; with 2-3 bit activations the roles swap: an activation lane holds the
+inputs of two horizontally adjacent output pixels, (a_x + a_lo) + (a_x+stride + a_hi) * 2^s,
+and a weight lane one int16 weight, again 4 MACs per SMLAD (w8a2: n = 8, w6a2: n = 44). The
+kernel reuses the chpar asm core (include/mq_slbc.h) with 2 pixel pairs x 4 channels; each
+unpacked input row is paired with itself shifted by the stride, so windows stay contiguous.
+The offsets are per parity of the output pixel, so the bias comes in two versions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mcumixq.errors import ConfigError, UnsupportedModelError
+from mcumixq.ir.graph import Graph, Op
+from mcumixq.kernels import slbc
+from mcumixq.kernels.carray import c_array
+from mcumixq.kernels.geometry import ConvGeometry, conv_geometry
+from mcumixq.kernels.names import kernel_name
+from mcumixq.kernels.registry import LayerCode, header_comment, template_env
+from mcumixq.packing.fields import pack_lanes
+from mcumixq.packing.schemes import Scheme
+from mcumixq.packing.weights import PackedWeights, pack_weights_pxpar, tap_lane_order
+
+NAME = "slbc_px"
+SCHEMES = ("pxpar4",)
+TEMPLATE = "conv2d__m4_slbc_pxpar.c.in"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    """Paired-row geometry: raw row columns, paired row words, window segments, core blocking."""
+
+    wpt: int
+    seg: int  # words of one window row (kw * wpt)
+    off_words: int  # the second pixel pair's window starts 2 * stride columns later
+    rbu_pixels: int  # columns of a raw unpacked row
+    rbp: int  # words of a paired row
+    unroll: int
+    blk_words: int
+    nox: bool
+
+
+def plan(g: ConvGeometry, scheme: Scheme) -> Plan:
+    """Every column a quad of output pixels (4 per pass, dummies past the row end) reads."""
+    wpt = len(tap_lane_order(g.cin, g.in_bits)) // 2
+    seg = g.kw * wpt
+    quads = -(-g.ow // 4)
+    rbu = max(g.pl + g.w, (4 * quads - 1) * g.sw + g.kw)
+    return Plan(
+        wpt=wpt,
+        seg=seg,
+        off_words=2 * g.sw * wpt,
+        rbu_pixels=rbu,
+        rbp=(rbu - g.sw) * wpt,
+        unroll=slbc.unroll(scheme.steps, seg),
+        blk_words=slbc.block_words(scheme.steps, seg),
+        nox=scheme.steps >= g.kh * seg,
+    )
+
+
+def _fits(g: ConvGeometry, p: Plan, scheme: Scheme) -> bool:
+    imms = (p.off_words, p.seg, p.rbp - p.seg, p.blk_words)
+    scratch = 4 * (g.kh * p.rbp + p.rbu_pixels * p.wpt)
+    # the paired row is built with one 32-bit add: raw lanes << s must stay inside their lane
+    lane_ok = scheme.spacing + g.in_bits <= 16
+    return max(imms) * 4 <= slbc.MAX_IMM12 and scratch <= slbc.MAX_SCRATCH and lane_ok
+
+
+def _packed(g: ConvGeometry, scheme: Scheme) -> PackedWeights | None:
+    try:
+        return pack_weights_pxpar(g.weight, g.bias, scheme, a_bits=g.in_bits, zero_point=g.zi)
+    except ConfigError:
+        return None
+
+
+def supports(graph: Graph, op: Op, isa: str) -> int | None:
+    """conv2d (groups 1) and linear where pxpar is exact: priority 40 where it is predicted
+    fastest, 5 (reachable by `prefer`) otherwise."""
+    if isa != "m4" or op.kind not in ("conv2d", "linear") or op.is_depthwise:
+        return None
+    try:
+        g = conv_geometry(graph, op)
+    except UnsupportedModelError:
+        return None
+    scheme = slbc.layer_scheme(g, family="pxpar", force=True)
+    if scheme is None or _packed(g, scheme) is None or not _fits(g, plan(g, scheme), scheme):
+        return None
+    chosen = slbc.layer_scheme(g, family="pxpar")
+    return slbc.PRIORITY if chosen is not None else slbc.EXACT_ONLY_PRIORITY
+
+
+def requant_table(g: ConvGeometry, bias: np.ndarray, cpad: int) -> tuple[np.ndarray, bool]:
+    """Per channel 8 int32: {K even lo, hi, M, s - 32, K odd lo, hi, 0, 0} (one-SMLAL form, see
+    slbc.requant_table) or {bias even, 0, M, s, bias odd, 0, 0, 0}."""
+    even, fast_e = slbc.requant_table(g, bias[: g.cout])
+    odd, fast_o = slbc.requant_table(g, bias[cpad : cpad + g.cout])
+    e, o = even.reshape(-1, 4), odd.reshape(-1, 4)
+    zeros = np.zeros(g.cout, np.int32)
+    if fast_e and fast_o:
+        table = np.stack([e[:, 0], e[:, 1], e[:, 2], e[:, 3], o[:, 0], o[:, 1], zeros, zeros], 1)
+        return table.reshape(-1), True
+    s = g.shift.astype(np.int32)
+    m = g.multiplier.astype(np.int32)
+    b_e, b_o = bias[: g.cout], bias[cpad : cpad + g.cout]
+    table = np.stack([b_e, zeros, m, s, b_o, zeros, zeros, zeros], 1).astype(np.int32)
+    return table.reshape(-1), False
+
+
+def _kernel(g: ConvGeometry, scheme: Scheme) -> str:
+    square = g.kh == g.kw and g.kh in (1, 3)
+    fc = g.kind == "linear"
+    return kernel_name(
+        op="fc" if fc else "conv2d", w_bits=g.w_bits, a_bits=g.in_bits,
+        layout="nc" if fc else "nhwc", window="kxk" if fc or not square else f"{g.kh}x{g.kw}",
+        stride=g.sh if g.sh == g.sw and g.sh > 1 and not fc else None,
+        tile="4x4c2", isa="m4", scheme=scheme.id,
+    )  # fmt: skip
+
+
+def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
+    """Render one conv2d/linear layer with the pxpar4 kernel (see the module docstring)."""
+    del isa
+    g = conv_geometry(graph, op)
+    scheme = slbc.layer_scheme(g, family="pxpar", force=True)
+    pw = _packed(g, scheme) if scheme is not None else None
+    if scheme is None or pw is None:
+        raise UnsupportedModelError(f"{op.name} ({op.kind}): no exact pxpar scheme; use smlad2")
+    kernel = _kernel(g, scheme)
+    pl = plan(g, scheme)
+    table, fast = requant_table(g, pw.bias, pw.cout_padded)
+    what = f"{g.name} (conv2d {g.kh}x{g.kw}) w{g.w_bits}a{g.in_bits}, {scheme.describe()}"
+    arrays = "\n".join(
+        [
+            c_array(f"{function}_w", "uint32_t", pw.words,
+                    f"{what}: weights [{pw.cout_padded // 4} blocks][words][4 channels], "
+                    f"int16 lanes in im2col lane order ({kernel})"),
+            c_array(f"{function}_q", "int32_t", table,
+                    f"{what}: per channel {{even K lo, hi | bias, M, s', odd K lo, hi | bias}}",
+                    hex_data=False),
+        ]
+    )  # fmt: skip
+    nfull, tail = slbc.tail_words(g.cin, g.in_sb)
+    offset = scheme.a_lo + scheme.a_hi * (1 << scheme.spacing)
+    params = {
+        "header": header_comment(f"conv2d/{TEMPLATE}", f"{kernel} {scheme.describe()}"),
+        "fn": function, "fqn": g.name, "what": g.describe(), "macs": g.macs, "kernel": kernel,
+        "scheme_desc": scheme.describe(), "arrays": arrays,
+        "s": scheme.spacing, "a_lo": scheme.a_lo, "a_hi": scheme.a_hi, "steps": scheme.steps,
+        "bfx": "sbfx" if scheme.low_signed else "ubfx",
+        "extract": "mq_slbc_sbfx_lo" if scheme.low_signed else "mq_slbc_ubfx_lo",
+        "unroll": pl.unroll, "blk_words": pl.blk_words, "nox": pl.nox,
+        "wpt": pl.wpt, "seg": pl.seg, "off_words": pl.off_words, "rbp": pl.rbp,
+        "rbu_pixels": pl.rbu_pixels, "fast_rq": fast,
+        "cout_full": g.cout - g.cout % 4, "cout_tail": g.cout % 4,
+        "off": int(pack_lanes(np.array([offset]), np.array([offset]))[0]),
+        "pad_word": g.zi | (g.zi << 16), "z_in": g.zi, "a_bits": g.in_bits,
+        "in_sb": g.in_sb, "in_pb": g.in_pixel_bytes,
+        "out_sb": g.out_sb, "out_pb": g.out_pixel_bytes, "nfull": nfull, "tail": tail,
+        "h": g.h, "w": g.w, "oh": g.oh, "ow": g.ow, "cout": g.cout,
+        "kh": g.kh, "kw": g.kw, "sh": g.sh, "sw": g.sw, "pt": g.pt, "pl": g.pl,
+        "z_out": g.zo, "act_min": g.act_min, "act_max": g.act_max,
+    }  # fmt: skip
+    source = template_env(slbc.TEMPLATE_DIR).get_template(TEMPLATE).render(**params)
+    return LayerCode(
+        function=function,
+        kernel=kernel,
+        source=source,
+        support_files=slbc.SUPPORT,
+        scratch_bytes=4 * (g.kh * pl.rbp + pl.rbu_pixels * pl.wpt),
+        const_bytes=pw.weight_bytes + 32 * g.cout,
+        weight_bytes=pw.weight_bytes,
+        inplace=False,
+        scheme=scheme.id,
+    )

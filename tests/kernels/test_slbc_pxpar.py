@@ -1,0 +1,111 @@
+"""pxpar4 SLBC family: bit-exact against ir.reference on the host (UBSan + ASan) and emulator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mcumixq.ir.builder import GraphBuilder
+from mcumixq.ir.graph import Graph
+from mcumixq.ir.reference import run_graph_all
+from mcumixq.kernels import slbc_pxpar
+from mcumixq.kernels.hosttest import run_layer_on_host
+from mcumixq.kernels.registry import FAMILIES, render_layer
+from mcumixq.numerics import ALL_PAIRS, BitPair
+from mcumixq.packing.layout import pack_tensor, tensor_bytes, unpack_tensor
+from mcumixq.packing.schemes import pxpar_scheme
+
+
+def conv_graph(
+    seed: int, shape: tuple[int, int, int], cout: int, *, w_bits: int, a_bits: int,
+    out_bits: int, kernel: int = 3, stride: int = 1, zero_point: int = 0,
+) -> Graph:  # fmt: skip
+    """One conv2d layer named `op` with calibrated requantization (same padding)."""
+    b = GraphBuilder(np.random.default_rng(seed), shape, a_bits=a_bits, zero_point=zero_point)
+    b.conv2d(
+        cout, kernel=kernel, stride=stride, w_bits=w_bits, a_bits=out_bits,
+        relu=seed % 2 == 0, name="op",
+    )  # fmt: skip
+    return b.build()
+
+
+def run_pxpar(graph: Graph, seed: int) -> str:
+    """Render the last op with the pxpar family, run it on the host, assert bit-exact."""
+    op = graph.ops[-1]
+    xs = graph.tensors[graph.input]
+    x = np.random.default_rng(seed).integers(0, 1 << xs.bits, size=xs.shape)
+    values = run_graph_all(graph, x)
+    code = slbc_pxpar.render(graph, op, "mq_layer_test", "m4")
+    src, dst = graph.tensors[op.inputs[0]], graph.tensors[op.output]
+    got = run_layer_on_host(code, pack_tensor(values[op.inputs[0]], src.bits), None,
+                            tensor_bytes(dst.shape, dst.bits))  # fmt: skip
+    want = values[op.output]
+    if got != pack_tensor(want, dst.bits):
+        g = unpack_tensor(got, dst.shape, dst.bits).astype(np.int64)
+        bad = np.argwhere(g != want)
+        idx = tuple(bad[0]) if bad.size else ()
+        raise AssertionError(
+            f"{code.kernel}: {len(bad)} mismatches, first {idx}: reference "
+            f"{want[idx] if bad.size else '-'}, got {g[idx] if bad.size else '-'}"
+        )
+    return code.kernel
+
+
+PXPAR_PAIRS = [p for p in ALL_PAIRS if pxpar_scheme(p.w, p.a, 2048) is not None]
+
+
+@pytest.mark.parametrize("pair", PXPAR_PAIRS, ids=str)
+def test_conv3x3_every_pair(pair) -> None:
+    g = conv_graph(pair.w * 10 + pair.a, (5, 7, 12), 6, w_bits=pair.w, a_bits=pair.a,
+                   out_bits=(pair.w + pair.a) % 7 + 2, zero_point=1)  # fmt: skip
+    assert "pxpar4" in run_pxpar(g, seed=pair.w)
+
+
+@pytest.mark.parametrize(
+    ("w_bits", "a_bits", "shape", "cout", "kernel", "stride"),
+    [(8, 2, (4, 9, 16), 8, 1, 1), (7, 2, (7, 6, 33), 5, 1, 1), (6, 3, (7, 7, 3), 4, 3, 2),
+     (8, 2, (5, 5, 1), 3, 3, 1), (5, 2, (6, 10, 9), 7, 3, 2), (4, 2, (3, 2, 40), 12, 3, 1)],
+)  # fmt: skip
+def test_conv_shapes(w_bits, a_bits, shape, cout, kernel, stride) -> None:
+    """Quad tails (row widths not a multiple of 4), channel tails, strides, Cin = 1."""
+    g = conv_graph(cout + shape[2], shape, cout, w_bits=w_bits, a_bits=a_bits, out_bits=4,
+                   kernel=kernel, stride=stride, zero_point=2)  # fmt: skip
+    run_pxpar(g, seed=cout)
+
+
+def test_linear() -> None:
+    b = GraphBuilder(np.random.default_rng(3), (3, 3, 7), a_bits=2, zero_point=1)
+    b.linear(10, w_bits=8, a_bits=4, relu=True, name="op")
+    assert run_pxpar(b.build(), seed=1).startswith("mq_fc_w8a2_nc_kxk_4x4c2")
+
+
+def test_registered_and_chosen_where_it_wins() -> None:
+    assert "mcumixq.kernels.slbc_pxpar" in FAMILIES
+    g = conv_graph(5, (8, 8, 64), 64, w_bits=8, a_bits=2, out_bits=2)
+    assert render_layer(g, g.ops[-1], "mq_l").scheme == "pxpar4"
+    g44 = conv_graph(5, (8, 8, 64), 64, w_bits=4, a_bits=4, out_bits=4)
+    assert slbc_pxpar.supports(g44, g44.ops[-1], "m4") == 5  # exact, but chpar wins
+    g88 = conv_graph(5, (8, 8, 16), 16, w_bits=8, a_bits=8, out_bits=8)
+    assert slbc_pxpar.supports(g88, g88.ops[-1], "m4") is None
+
+
+EMU_CASES = [
+    ((6, 9, 16), 8, 3, 1, "w8a2", 0),  # n = 8: many extraction blocks, quad tail of 1
+    ((5, 6, 32), 8, 1, 1, "w6a2", 1),
+    ((7, 7, 8), 6, 3, 2, "w7a2", 2),
+    ((4, 8, 12), 4, 3, 1, "w5a3", 3),
+]
+
+
+@pytest.mark.emulator
+@pytest.mark.parametrize(("shape", "cout", "kernel", "stride", "pair", "z"), EMU_CASES)
+def test_bit_exact_in_the_emulator(shape, cout, kernel, stride, pair, z, tmp_path) -> None:
+    """The inline-asm core on pixel-pair lanes, through codegen's bench harness."""
+    from mcumixq.codegen.bench import bench_case
+
+    p = BitPair.parse(pair)
+    g = conv_graph(cout, shape, cout, w_bits=p.w, a_bits=p.a, out_bits=2 + cout % 7,
+                   kernel=kernel, stride=stride, zero_point=z)  # fmt: skip
+    r = bench_case(g, "op", out_dir=tmp_path / "case", prefer="slbc_px")
+    assert r.bit_exact, f"{r.kernel}: {r.first_mismatch}"
+    assert r.scheme == "pxpar4" and r.cycles > 0
