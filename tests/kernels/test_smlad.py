@@ -122,16 +122,18 @@ def _graph_op(graph):
     return graph, graph.op("op")
 
 
+@pytest.mark.parametrize("shape", [(3, 4, 8), (4, 3, 1)])  # block and small kernels
 @pytest.mark.parametrize("shift", [0, 20, 32, 62])
-def test_general_requant_path(shift: int) -> None:
+def test_general_requant_path(shift: int, shape: tuple[int, int, int]) -> None:
     """Shifts outside the folded fast path (s < 33, or k >= 2^30) use mq_requantize_fast."""
-    g = conv_graph(4, (3, 4, 8), 5, w_bits=6, a_bits=8, out_bits=8, zero_point=7)
+    g = conv_graph(4, shape, 5, w_bits=6, a_bits=8, out_bits=8, zero_point=7)
     op = g.op("op")
     rq = dataclasses.replace(op.requant, shift=np.full(5, shift, dtype=np.int32))
     g = dataclasses.replace(g, ops=(dataclasses.replace(op, requant=rq),))
     assert smlad.fast_requant(rq.shift, g.tensors[op.output].zero_point) is None or shift == 62
     code = check_layer(g, "op", seed=shift, prefer="smlad2")
-    assert ("_q[" in code.source) == (shift == 62 and g.tensors[op.output].zero_point == 0)
+    folded = shift == 62 and g.tensors[op.output].zero_point == 0
+    assert ("mq_requantize_hi(acc" in code.source) == folded
 
 
 @settings(max_examples=12, deadline=None)

@@ -272,33 +272,31 @@ def _block_params(
 
 
 def _small_params(g: ConvGeometry, function: str, what: str) -> tuple[dict, int, int]:
-    """Template parameters, weight bytes and channel count of the 2 px x 1 ch small-K kernel."""
+    """Template parameters, weight bytes and channel count of the 2 px x 1 ch small-K kernel.
+
+    One stream per channel holds its weight words then bias, M and (k, rs) or s, so the channel
+    loop walks a single pointer and keeps its registers for the window words."""
     steps = -(-g.k // 2)
     rows = np.zeros((g.cout, 2 * steps), dtype=np.int64)
     rows[:, : g.k] = g.weight.reshape(g.cout, -1)
     lanes = rows.reshape(g.cout, steps, 2) & 0xFFFF
-    words = (lanes[..., 0] | (lanes[..., 1] << 16)).astype(np.uint32)
-    rq, fastrq = _requant_arrays(g, function, what, g.cout)
-    arrays = "\n".join(
-        (
-            c_array(
-                f"{function}_w",
-                "uint32_t",
-                words,
-                f"{what}: weights as int16 lanes [{g.cout} ch][{steps} steps],"
-                "\nword = w[c][2j] | w[c][2j+1] << 16 in OHWI order",
-            ),
-            c_array(
-                f"{function}_b",
-                "int32_t",
-                folded_bias(g),
-                f"{what}: bias - z_in * sum(w), int32 mod 2^32 [{g.cout}]",
-                hex_data=False,
-            ),
-            rq,
-        )
-    )
-    params = {"arrays": arrays, "steps": steps, "fastrq": fastrq, "scratch": 0}
+    words = lanes[..., 0] | (lanes[..., 1] << 16)
+    m = np.broadcast_to(np.asarray(g.multiplier).reshape(-1), (g.cout,))
+    s = np.broadcast_to(np.asarray(g.shift).reshape(-1), (g.cout,))
+    fast_rq = fast_requant(s, g.zo)
+    consts = [folded_bias(g), m] + ([fast_rq.k, fast_rq.rs] if fast_rq is not None else [s])
+    tail = np.stack([np.asarray(c, dtype=np.int64) & 0xFFFFFFFF for c in consts], axis=1)
+    stream = np.concatenate([words, tail], axis=1).astype(np.uint32)
+    names = "bias - z_in * sum(w), M, " + ("k, rs" if fast_rq is not None else "s")
+    arrays = c_array(
+        f"{function}_w", "uint32_t", stream,
+        f"{what}: per channel [{g.cout}] {steps} weight words w[c][2j] | w[c][2j+1] << 16"
+        f"\n(int16 lanes, OHWI order), then {names} (int32 bit patterns)",
+    )  # fmt: skip
+    params = {
+        "arrays": arrays, "steps": steps, "fastrq": fast_rq is not None, "scratch": 0,
+        "stride": stream.shape[1],
+    }  # fmt: skip
     return params, int(words.size * 4), g.cout
 
 
@@ -340,7 +338,7 @@ def render_dense(graph: Graph, op: Op, function: str, isa: str, *, compact: bool
             **params,
         )
     )
-    per_channel = 16 if params["fastrq"] else 12  # bias, M and (k, rs) or s
+    per_channel = 16 if params["fastrq"] else 12  # bias, M and (k, rs) or s, as int32
     return LayerCode(
         function=function,
         kernel=kernel,
