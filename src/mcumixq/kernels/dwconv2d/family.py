@@ -43,7 +43,7 @@ SUPPORT = (
 )
 GROUP = 4  # channels unpacked per pass: one byte of 2-bit, two of 4-bit, a word of 8-bit
 MAX_SCRATCH = 64 * 1024  # larger planes are left to other families (no row banding yet)
-RQ_ARGS = {"mm": "rq_m, rq_b, rq_r, rq_sh", "generic": "rq_m, rq_b, rq_s"}
+RQ_ARGS = {"mm": "rq_m, rq_r, rq_sh", "generic": "rq_m, rq_s"}  # rq_b is added by the paths
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -166,6 +166,11 @@ def _constants(g: ConvGeometry) -> dict[str, np.ndarray] | None:
         return None
     m = np.broadcast_to(g.multiplier, (g.cout,)).astype(np.int64)
     s = np.broadcast_to(g.shift, (g.cout,)).astype(np.int64)
+    amax = (1 << g.in_bits) - 1
+    lo = amax * np.where(w < 0, w, 0).sum(axis=1) + bias_p
+    hi = amax * np.where(w > 0, w, 0).sum(axis=1) + bias_p
+    if not _fits32(lo.min(initial=0), hi.max(initial=0)):  # the paths start each sum at bias'
+        return None
     out = {"form": "generic", "b": bias_p, "m": m, "s": s}
     fast = _mm_form(g, bias_p, m, s)
     if fast is None:
