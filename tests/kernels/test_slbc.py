@@ -107,9 +107,9 @@ def test_weight_flash_is_one_byte_per_weight() -> None:
     g = conv_graph(5, (4, 4, 16), 8, w_bits=4, a_bits=4, out_bits=4)
     code = slbc.render(g, g.ops[-1], "mq_l", "m4")
     assert code.weight_bytes == 8 * 9 * 16  # 1 byte per weight
-    # 3 unpacked rows of max(pl + w, ow * sw + kw) = max(1 + 4, 4 + 3) = 7 columns
-    # of 8 lane words (16 channels at 4 bits: 2 words of 4 lane words each)
-    assert code.scratch_bytes == 3 * 7 * 8 * 4
+    # a ring of 3 rows stored twice (5 slots) of max(pl + w, ow * sw + kw) = max(1 + 4, 4 + 3)
+    # = 7 columns of 8 lane words (16 channels at 4 bits: 2 words of 4 lane words each)
+    assert code.scratch_bytes == 5 * 7 * 8 * 4
 
 
 EMU_CASES = [

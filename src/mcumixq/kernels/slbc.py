@@ -168,6 +168,13 @@ class Plan:
     unroll: int
     blk_words: int  # steps between extractions
     nox: bool  # the whole reduction fits the bound: no extraction inside the core
+    kh: int  # window rows
+    ring: bool  # windows of consecutive output rows overlap: keep a ring of unpacked rows
+
+    @property
+    def slots(self) -> int:
+        """Row buffers: a ring stores each row twice (window rows always contiguous)."""
+        return 2 * self.kh - 1 if self.ring else self.kh
 
     @property
     def rb(self) -> int:
@@ -188,13 +195,15 @@ def plan(g: ConvGeometry, scheme: Scheme) -> Plan:
         unroll=unroll(scheme.steps, seg),
         blk_words=block_words(scheme.steps, seg),
         nox=scheme.steps >= g.kh * seg,
+        ring=g.kh > 1 and g.sh < g.kh and g.oh > 1,
+        kh=g.kh,
     )
 
 
 def _fits(g: ConvGeometry, p: Plan) -> bool:
     """The asm addresses pixel 1 with a 12-bit immediate; row buffers stay modest."""
     imms = (p.off_words, p.seg, p.rb - p.seg, p.blk_words)
-    return max(imms) * 4 <= MAX_IMM12 and 4 * g.kh * p.rb <= MAX_SCRATCH
+    return max(imms) * 4 <= MAX_IMM12 and 4 * p.slots * p.rb <= MAX_SCRATCH
 
 
 def requant_table(g: ConvGeometry, bias: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -269,7 +278,7 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "extract": "mq_slbc_sbfx_lo" if scheme.low_signed else "mq_slbc_ubfx_lo",
         "unroll": pl.unroll, "blk_words": pl.blk_words, "nox": pl.nox,
         "wpt": pl.wpt, "seg": pl.seg, "off_words": pl.off_words, "rb": pl.rb,
-        "rb_pixels": pl.rb_pixels, "fast_rq": requant_table(g, pw.bias)[1],
+        "rb_pixels": pl.rb_pixels, "fast_rq": requant_table(g, pw.bias)[1], "ring": pl.ring,
         "cout_full": g.cout - g.cout % 8, "cout_tail": g.cout % 8, "off": off, "pad_word": pad,
         "in_sb": g.in_sb, "in_pb": g.in_pixel_bytes,
         "out_sb": g.out_sb, "out_pb": g.out_pixel_bytes, "nfull": nfull, "tail": tail,
@@ -283,7 +292,7 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         kernel=kernel,
         source=source,
         support_files=SUPPORT,
-        scratch_bytes=4 * g.kh * pl.rb,
+        scratch_bytes=4 * pl.slots * pl.rb,
         const_bytes=pw.weight_bytes + 16 * g.cout,
         weight_bytes=pw.weight_bytes,
         inplace=False,

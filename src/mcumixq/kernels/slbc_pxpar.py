@@ -43,6 +43,8 @@ class Plan:
     unroll: int
     blk_words: int
     nox: bool
+    ring: bool  # overlapping windows: a ring of paired rows (see kernels/slbc.Plan)
+    slots: int
 
 
 def plan(g: ConvGeometry, scheme: Scheme) -> Plan:
@@ -51,6 +53,7 @@ def plan(g: ConvGeometry, scheme: Scheme) -> Plan:
     seg = g.kw * wpt
     quads = -(-g.ow // 4)
     rbu = max(g.pl + g.w, (4 * quads - 1) * g.sw + g.kw)
+    ring = g.kh > 1 and g.sh < g.kh and g.oh > 1
     return Plan(
         wpt=wpt,
         seg=seg,
@@ -60,12 +63,14 @@ def plan(g: ConvGeometry, scheme: Scheme) -> Plan:
         unroll=slbc.unroll(scheme.steps, seg),
         blk_words=slbc.block_words(scheme.steps, seg),
         nox=scheme.steps >= g.kh * seg,
+        ring=ring,
+        slots=2 * g.kh - 1 if ring else g.kh,
     )
 
 
 def _fits(g: ConvGeometry, p: Plan, scheme: Scheme) -> bool:
     imms = (p.off_words, p.seg, p.rbp - p.seg, p.blk_words)
-    scratch = 4 * (g.kh * p.rbp + p.rbu_pixels * p.wpt)
+    scratch = 4 * (p.slots * p.rbp + p.rbu_pixels * p.wpt)
     # the paired row is built with one 32-bit add: raw lanes << s must stay inside their lane
     lane_ok = scheme.spacing + g.in_bits <= 16
     return max(imms) * 4 <= slbc.MAX_IMM12 and scratch <= slbc.MAX_SCRATCH and lane_ok
@@ -155,7 +160,7 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "extract": "mq_slbc_sbfx_lo" if scheme.low_signed else "mq_slbc_ubfx_lo",
         "unroll": pl.unroll, "blk_words": pl.blk_words, "nox": pl.nox,
         "wpt": pl.wpt, "seg": pl.seg, "off_words": pl.off_words, "rbp": pl.rbp,
-        "rbu_pixels": pl.rbu_pixels, "fast_rq": fast,
+        "rbu_pixels": pl.rbu_pixels, "fast_rq": fast, "ring": pl.ring, "slots": pl.slots,
         "cout_full": g.cout - g.cout % 4, "cout_tail": g.cout % 4,
         "off": int(pack_lanes(np.array([offset]), np.array([offset]))[0]),
         "pad_word": g.zi | (g.zi << 16), "z_in": g.zi, "a_bits": g.in_bits,
@@ -171,7 +176,7 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         kernel=kernel,
         source=source,
         support_files=slbc.SUPPORT,
-        scratch_bytes=4 * (g.kh * pl.rbp + pl.rbu_pixels * pl.wpt),
+        scratch_bytes=4 * (pl.slots * pl.rbp + pl.rbu_pixels * pl.wpt),
         const_bytes=pw.weight_bytes + 32 * g.cout,
         weight_bytes=pw.weight_bytes,
         inplace=False,
