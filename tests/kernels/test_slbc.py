@@ -143,3 +143,33 @@ def test_unroll_and_blocks_follow_the_bound() -> None:
     assert slbc.unroll(511, seg=6) == 2  # the unroll divides the window row's words
     assert slbc.block_words(18) == 16  # n rounded down to the unroll
     assert slbc.block_words(5000) == 1020  # capped by ADDW's immediate
+
+
+@pytest.mark.toolchain
+@pytest.mark.parametrize(
+    ("family", "pair", "kernel", "stride"),
+    [("slbc", "w4a4", 3, 1), ("slbc", "w2a2", 1, 1), ("slbc", "w2a8", 3, 2),
+     ("slbc_pxpar", "w8a2", 3, 1), ("slbc_pxpar", "w6a3", 1, 1)],
+)  # fmt: skip
+def test_arm_gcc_builds_warning_free(family, pair, kernel, stride, tmp_path) -> None:
+    """The asm paths compile cleanly for the Cortex-M4 (-Wall -Wextra -Werror -Wshadow, -O3)."""
+    import shutil
+    import subprocess
+
+    from mcumixq.kernels import slbc_pxpar
+    from mcumixq.kernels.registry import INCLUDE_DIR
+
+    if shutil.which("arm-none-eabi-gcc") is None:
+        pytest.skip("arm-none-eabi-gcc not installed")
+    p = BitPair.parse(pair)
+    g = conv_graph(3, (6, 7, 16), 12, w_bits=p.w, a_bits=p.a, out_bits=4, kernel=kernel,
+                   stride=stride)  # fmt: skip
+    fam = slbc if family == "slbc" else slbc_pxpar
+    code = fam.render(g, g.ops[-1], "mq_layer", "m4")
+    src = tmp_path / "layer.c"
+    src.write_text(code.source)
+    cmd = ["arm-none-eabi-gcc", "-std=c99", "-O3", "-mcpu=cortex-m4", "-mthumb", "-Wall",
+           "-Wextra", "-Werror", "-Wshadow", f"-I{INCLUDE_DIR}", "-c", str(src), "-o",
+           str(tmp_path / "layer.o")]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
