@@ -187,3 +187,26 @@ def test_c_requant_paths_in_the_emulator(prefer: str, tmp_path: Path) -> None:
     g = dataclasses.replace(g, ops=(dataclasses.replace(op, requant=rq),))
     r = bench_case(g, "op", out_dir=tmp_path / "b", prefer=prefer)
     assert r.bit_exact, f"{r.kernel}: {r.first_mismatch}"
+
+
+@pytest.mark.emulator
+@pytest.mark.parametrize("prefer", ["smlad2", "smlad2b"])
+@pytest.mark.parametrize("seed", [103, 108])
+def test_random_chains_deploy_bit_exact(seed: int, prefer: str, tmp_path: Path) -> None:
+    """Random conv/linear chains (asymmetric padding, strides, zero points, all bits)."""
+    from mcumixq.codegen.deploy import deploy
+    from mcumixq.ir.random_graph import random_graph
+
+    rng = np.random.default_rng(seed)
+    g = random_graph(
+        rng,
+        kinds=("conv2d", "conv2d", "conv2d", "linear"),
+        input_shape=(9, 8, int(rng.integers(1, 20))),
+        w_bits=None,
+        a_bits=None,
+        in_zero_point=None,
+    )
+    dense = {op.name: prefer for op in g.ops if op.kind in ("conv2d", "linear") and op.groups == 1}
+    r = deploy(g, tmp_path / "deploy", n_samples=2, prefer=dense)
+    assert r.bit_exact
+    assert {row["scheme"] for row in r.layers if row["name"] in dense} <= {prefer, "smlad2"}
