@@ -40,13 +40,14 @@ from mcumixq.report.plots import plot_bit_map, plot_layer_cycles
 from mcumixq.report.schema import build_report
 from mcumixq.report.tables import render_markdown
 from mcumixq.search.cost import CostModel
-from mcumixq.search.dnas import Budgets, SearchConfig, SearchResult, search_bits
+from mcumixq.search.dnas import Budgets, SearchConfig, SearchResult, lowest_bits, search_bits
 from mcumixq.target.boards import get_board
 
 log = logging.getLogger(__name__)
 CMSIS_THIRD_CYCLES = 6_450_000
 INT8_SPEEDUP = 1.8
 BUDGET_MARGIN = 0.93
+FLOOR_SLACK = 1.15  # relaxed default budget: this far above the all-lowest-bits cycles
 
 
 def parse_bits_list(text: str, what: str) -> tuple[int, ...]:
@@ -58,6 +59,20 @@ def parse_bits_list(text: str, what: str) -> tuple[int, ...]:
     if not values:
         raise ConfigError(f"{what} candidates {text!r} are empty; write e.g. '2,4,8'")
     return values
+
+
+def check_common(args: argparse.Namespace) -> None:
+    """Validate the shared search options before any data is loaded or a model trained, so a
+    typo (`--w-bits 1,4`, `--fix-first 9/9`, `--latency-ms -1`) fails in a second, not after
+    minutes of training."""
+    parse_bits_list(args.w_bits, "w_bits")
+    parse_bits_list(args.a_bits, "a_bits")
+    for flag in ("fix_first", "fix_last"):
+        if getattr(args, flag):
+            BitPair.parse(getattr(args, flag))
+    budgets_from(args, args.latency_ms)
+    if args.batch < 1:
+        raise ConfigError(f"--batch {args.batch} must be >= 1")
 
 
 def fixed_layers(args: argparse.Namespace, weighted: tuple[str, ...]) -> dict[str, BitPair]:
@@ -111,6 +126,30 @@ def default_latency_ms(int8_predicted: float, clock_mhz: float) -> float:
     return cycles / (clock_mhz * 1e3)
 
 
+def reachable_default(
+    args: argparse.Namespace, cost_model: CostModel, pred8: float, clock: float
+) -> float:
+    """The default budget, raised to what the lowest candidate bits reach if it is below that.
+
+    An explicit --latency-ms stays a hard limit (BudgetError); the demo's own target should
+    not abort the demo when the kernels cannot reach it, so it is relaxed with a warning.
+    """
+    target = default_latency_ms(pred8, clock)
+    config = SearchConfig(
+        w_bits=parse_bits_list(args.w_bits, "w_bits"),
+        a_bits=parse_bits_list(args.a_bits, "a_bits"),
+        fixed=fixed_layers(args, cost_model.weighted),
+    )
+    floor = cost_model.cycles(lowest_bits(cost_model, config))[0] / (clock * 1e3)
+    if floor * FLOOR_SLACK > target:
+        log.warning(
+            "target %.3f ms is below the %.3f ms the lowest bits reach; using %.3f ms",
+            target, floor, floor * FLOOR_SLACK,
+        )  # fmt: skip
+        return floor * FLOOR_SLACK
+    return target
+
+
 def deploy_test_images(
     graph: Graph, out: Path, data: Data, args: argparse.Namespace
 ) -> DeployResult:
@@ -133,6 +172,7 @@ def _write_outputs(tmp: Path, graph: Graph, search: SearchResult, report: dict[s
 
 def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     """Train, search, fine-tune, export, deploy both models, and write the report."""
+    check_common(args)
     timer = Timer()
     clock = get_board(args.board).clock_mhz
     out = Path(args.out)
@@ -147,14 +187,15 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         with timer.phase("predictor"):
             predictor = get_predictor(args)
         with timer.phase("int8_qat"):
+            qat_ds = subset(data.train, args.qat_limit, args.seed)
             gm8 = prepare(model, data, QuantConfig())
             fit(gm8, data, epochs=args.int8_epochs, lr=args.lr / 5, batch=args.batch,
-                seed=args.seed)  # fmt: skip
+                seed=args.seed, train_ds=qat_ds)  # fmt: skip
             graph8 = export(gm8, data, f"{args.model}-w8a8", {"dataset": data.name})
             acc_int8 = reference_accuracy(graph8, data.test)
         cost_model = CostModel(graph=graph8, predictor=predictor)
         pred8 = cost_model.cycles(dict.fromkeys(cost_model.weighted, BitPair(8, 8)))[0]
-        latency = args.latency_ms or default_latency_ms(pred8, clock)
+        latency = args.latency_ms or reachable_default(args, cost_model, pred8, clock)
         log.info("latency budget %.3f ms (8/8 predicted %.0f cycles)", latency, pred8)
         with timer.phase("search"):
             search = run_search(args, model, data, cost_model, budgets_from(args, latency),
@@ -162,7 +203,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         with timer.phase("finetune"):
             gm = prepare(model, data, QuantConfig(layers=search.bits))
             fit(gm, data, epochs=args.finetune_epochs, lr=args.lr / 5, batch=args.batch,
-                seed=args.seed)  # fmt: skip
+                seed=args.seed, train_ds=qat_ds)  # fmt: skip
             graph = export(gm, data, f"{args.model}-mixed",
                            {"dataset": data.name, "bits": search.bit_map_json()})  # fmt: skip
             acc_mixed = reference_accuracy(graph, data.test)
@@ -212,6 +253,7 @@ def search_command(args: argparse.Namespace) -> dict[str, Any] | None:
     """`mcumixq search`: returns the search document on rank 0, None on other ranks."""
     import torch
 
+    check_common(args)
     rank = init_distributed()
     data = load_data(args.dataset, data_dir=args.data_dir, train_limit=None, test_limit=2000,
                      seed=args.seed)  # fmt: skip

@@ -158,7 +158,11 @@ def _epoch(
 def search_bits(
     gm: fx.GraphModule, loader: Iterable, cost_model: CostModel, config: SearchConfig
 ) -> SearchResult:
-    """Search per-layer bits on a prepared QAT model `gm` (modified in place into a supernet)."""
+    """Search per-layer bits on a prepared QAT model `gm` (modified in place into a supernet).
+
+    An unmeetable budget fails before any training (BudgetError with the best figure).
+    """
+    _check_reachable(cost_model, config, config.budgets)
     mixed = build_supernet(gm, config.w_bits, config.a_bits, fixed=config.fixed)
     arch = arch_parameters(mixed)
     arch_ids = {id(p) for p in arch}
