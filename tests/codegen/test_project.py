@@ -63,7 +63,7 @@ def test_project_layout_and_banners(graph3: Graph, tmp_path: Path) -> None:
         assert re.search(rf"void \w*\s*{layer.function}\(".encode(), files[layer.source])
     model_c = files["model.c"].decode()
     assert "int mq_model_run(const uint8_t *input, uint8_t *output)" in model_c
-    assert "mq_layer_02_classifier(arena + 256, NULL, output, arena + 320);" in model_c
+    assert "mq_layer_02_classifier(arena + 256, NULL, output, " in model_c
     # no function of the harness is named mq_*: every mq_ definition is the model's own
     harness = files["main_selftest.c"].decode() + files["main_board.c"].decode()
     assert not re.search(r"^\w[\w\s\*]*\bmq_\w+\s*\(", harness, re.MULTILINE)

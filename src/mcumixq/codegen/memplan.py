@@ -1,4 +1,4 @@
-"""Static activation arena: liveness-based offsets for a graph's intermediate tensors.
+"""Static activation arena: liveness-based offsets for a graph's intermediate tensors and scratch.
 
 Why static: the device has no allocator and peak SRAM must be known before flashing, so every
 intermediate tensor gets a fixed byte offset in one arena. Lifetimes come from the op order
@@ -9,9 +9,12 @@ which is within a few percent of optimal on CNN chains (Pisarchyk & Lee, "Effici
 management for deep neural net inference", 2020). An op whose kernel declares `inplace` may
 write its output over its first input when that input dies at the op; both then share one buffer.
 
+Each layer's scratch (im2col, staging) is one more buffer, live only during its own op, so it
+shares space with tensors that are dead at that op instead of sitting on top of the peak: the
+arena is max over ops of (live tensors + that op's scratch), not max live + largest scratch.
+
 The graph input and output are not in the arena: `mq_model_run` reads the caller's input buffer
-and writes the caller's output buffer directly. Scratch (im2col, staging) is one word-aligned
-region after the activations, as large as the largest layer's need.
+and writes the caller's output buffer directly.
 """
 
 from __future__ import annotations
@@ -43,19 +46,18 @@ class Placement:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MemoryPlan:
-    """The arena layout: activation placements, the scratch region and the totals in bytes."""
+    """The arena layout: tensor and scratch placements and the totals in bytes."""
 
-    placements: tuple[Placement, ...]
-    activation_bytes: int  # end of the highest placed tensor (word aligned)
-    scratch_offset: int
-    scratch_bytes: int
+    placements: tuple[Placement, ...]  # intermediate tensors, in first-use order
+    scratch: tuple[Placement, ...]  # one per op with scratch; `tensor` is the op name
+    arena_bytes: int  # end of the highest placed buffer (word aligned)
     input_bytes: int  # caller-owned buffers, outside the arena
     output_bytes: int
 
     @property
-    def arena_bytes(self) -> int:
-        """Total static arena: activations then scratch."""
-        return self.scratch_offset + _align(self.scratch_bytes)
+    def scratch_bytes(self) -> int:
+        """Largest scratch any layer needs."""
+        return max((p.size for p in self.scratch), default=0)
 
     def offset(self, tensor: str) -> int:
         """Arena offset of an intermediate tensor (KeyError for the graph input/output)."""
@@ -63,6 +65,13 @@ class MemoryPlan:
             if p.tensor == tensor:
                 return p.offset
         raise KeyError(tensor)
+
+    def scratch_offset(self, op: str) -> int | None:
+        """Arena offset of op `op`'s scratch, None if the op needs none."""
+        for p in self.scratch:
+            if p.tensor == op:
+                return p.offset
+        return None
 
 
 def _lifetimes(graph: Graph) -> dict[str, list[int]]:
@@ -116,47 +125,49 @@ def _first_fit(size: int, span: tuple[int, int], placed: list[Placement]) -> int
 
 
 def plan_memory(
-    graph: Graph, *, inplace: Mapping[str, bool] | None = None, scratch_bytes: int = 0
+    graph: Graph,
+    *,
+    inplace: Mapping[str, bool] | None = None,
+    scratch: Mapping[str, int] | None = None,
 ) -> MemoryPlan:
-    """Place every intermediate tensor of `graph` in one arena (see the module docstring).
+    """Place every intermediate tensor and layer scratch of `graph` in one arena.
 
-    `inplace` maps op name -> LayerCode.inplace; `scratch_bytes` is the largest layer scratch.
-    Deterministic: ties in size are broken by first use, then name.
+    `inplace` maps op name -> LayerCode.inplace, `scratch` op name -> LayerCode.scratch_bytes.
+    Deterministic: ties in size are broken by first use, then name (scratch after tensors).
     """
-    if scratch_bytes < 0:
-        raise ConfigError(f"scratch_bytes={scratch_bytes} must be >= 0")
     life = _lifetimes(graph)
     alias = _inplace_aliases(graph, life, inplace or {})
-    buffers: dict[str, list[int]] = {}  # root tensor -> [first, last, size]
+    buffers: dict[tuple[int, str], list[int]] = {}  # (kind, root) -> [first, last, size]
     for name, (first, last) in life.items():
-        root = alias.get(name, name)
-        b = buffers.setdefault(root, [first, last, 0])
+        b = buffers.setdefault((0, alias.get(name, name)), [first, last, 0])
         b[0], b[1] = min(b[0], first), max(b[1], last)
         b[2] = max(b[2], _size(graph, name))
-    order = sorted(buffers, key=lambda r: (-buffers[r][2], buffers[r][0], r))
-    placed: list[Placement] = []
-    root_offset: dict[str, int] = {}
-    for root in order:
-        first, last, size = buffers[root]
-        off = _first_fit(size, (first, last), placed)
-        root_offset[root] = off
-        placed.append(Placement(tensor=root, offset=off, size=size, first=first, last=last))
+    for i, op in enumerate(graph.ops):
+        need = int((scratch or {}).get(op.name, 0))
+        if need < 0:
+            raise ConfigError(f"{op.name}: scratch_bytes={need} must be >= 0")
+        if need:
+            buffers[(1, op.name)] = [i, i, need]
+    order = sorted(buffers, key=lambda k: (-buffers[k][2], buffers[k][0], k))
+    placed: dict[tuple[int, str], Placement] = {}
+    for key in order:
+        first, last, size = buffers[key]
+        off = _first_fit(size, (first, last), list(placed.values()))
+        placed[key] = Placement(tensor=key[1], offset=off, size=size, first=first, last=last)
     placements = tuple(
         Placement(
             tensor=name,
-            offset=root_offset[alias.get(name, name)],
+            offset=placed[(0, alias.get(name, name))].offset,
             size=_size(graph, name),
             first=first,
             last=last,
         )
         for name, (first, last) in life.items()
     )
-    act_end = _align(max((p.offset + p.size for p in placed), default=0))
     return MemoryPlan(
         placements=placements,
-        activation_bytes=act_end,
-        scratch_offset=act_end,
-        scratch_bytes=scratch_bytes,
+        scratch=tuple(placed[k] for k in sorted(placed, key=lambda k: placed[k].first) if k[0]),
+        arena_bytes=_align(max((p.offset + p.size for p in placed.values()), default=0)),
         input_bytes=_size(graph, graph.input),
         output_bytes=_size(graph, graph.output),
     )
@@ -168,7 +179,6 @@ def check_sram(
     board: str,
     sram_bytes: int,
     reserved_bytes: int,
-    consumers: Mapping[str, int],
 ) -> int:
     """Return the static SRAM need and raise BudgetError if it exceeds the board's `sram_bytes`.
 
@@ -178,10 +188,8 @@ def check_sram(
     need = plan.arena_bytes + plan.input_bytes + plan.output_bytes + reserved_bytes
     if need <= sram_bytes:
         return need
-    items = dict(consumers)
-    items.update({p.tensor: p.size for p in plan.placements})
-    if not consumers:  # callers that know which layer needs the scratch name it instead
-        items["scratch"] = plan.scratch_bytes
+    items = {p.tensor: p.size for p in plan.placements}
+    items.update({f"scratch of {p.tensor}": p.size for p in plan.scratch})
     # The graph's input and output buffers live outside the arena but often dominate.
     items["input buffer"] = plan.input_bytes
     items["output buffer"] = plan.output_bytes

@@ -50,6 +50,12 @@ def _pointer(graph: Graph, plan: MemoryPlan, tensor: str, *, writable: bool) -> 
     return f"arena + {plan.offset(tensor)}"
 
 
+def _scratch_pointer(plan: MemoryPlan, op: str) -> str:
+    """`arena + offset` of the op's scratch; NULL when it needs none (a stray use then faults)."""
+    offset = plan.scratch_offset(op)
+    return "NULL" if offset is None else f"arena + {offset}"
+
+
 def layer_calls(graph: Graph, plan: MemoryPlan, codes: Mapping[str, LayerCode]) -> list[LayerCall]:
     """The calls of `mq_model_run` in graph order."""
     calls = []
@@ -60,10 +66,12 @@ def layer_calls(graph: Graph, plan: MemoryPlan, codes: Mapping[str, LayerCode]) 
         out = graph.tensors[op.output]
         args = [_pointer(graph, plan, t, writable=False) for t in op.inputs]
         out_ptr = _pointer(graph, plan, op.output, writable=True)
+        scratch = _scratch_pointer(plan, op.name)
         comment = (
             f"{i:02d} {op.name}: {op.kind} {ins} -> {shape_text(out)}, w{w_bits}a{a_bits}, "
             f"{op_macs(graph, op)} MACs\n     * kernel {code.kernel} ({code.scheme}); "
             f"in {', '.join(args)}, out {out_ptr}"
+            + (f", scratch {scratch} ({code.scratch_bytes} B)" if code.scratch_bytes else "")
         )
         calls.append(
             LayerCall(
@@ -71,7 +79,7 @@ def layer_calls(graph: Graph, plan: MemoryPlan, codes: Mapping[str, LayerCode]) 
                 in0=args[0],
                 in1=args[1] if len(args) > 1 else "NULL",
                 out=out_ptr,
-                scratch=f"arena + {plan.scratch_offset}",
+                scratch=scratch,
                 comment=comment,
             )
         )
@@ -100,9 +108,8 @@ def render_model(graph: Graph, plan: MemoryPlan, codes: Mapping[str, LayerCode])
         "model.c.in",
         **common,
         layers=layer_calls(graph, plan, codes),
-        activation_bytes=plan.activation_bytes,
+        arena_bytes=plan.arena_bytes,
         scratch_bytes=plan.scratch_bytes,
-        scratch_offset=plan.scratch_offset,
         arena_words=max(1, plan.arena_bytes // 4),
     )
     return {"model.h": header, "model.c": source}

@@ -179,15 +179,13 @@ def plan_project_memory(
     plan = plan_memory(
         graph,
         inplace={name: c.inplace for name, c in codes.items()},
-        scratch_bytes=max((c.scratch_bytes for c in codes.values()), default=0),
+        scratch={name: c.scratch_bytes for name, c in codes.items()},
     )
-    consumers = {f"scratch of {n}": c.scratch_bytes for n, c in codes.items()}
     need = check_sram(
         plan,
         board=board.name,
         sram_bytes=board.sram_bytes,
         reserved_bytes=STACK_RESERVE_BYTES,
-        consumers=consumers,
     )
     return plan, need
 
