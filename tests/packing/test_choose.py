@@ -34,3 +34,9 @@ def test_choose_rejects_bad_input() -> None:
         choose_scheme("conv2d", 10, 3, 4, 4, 4)
     with pytest.raises(ConfigError):
         CostModel(instr_cycles={"smlad": 1.0})
+
+
+def test_row_blocking_charges_dummy_pixels() -> None:
+    """A one-pixel (linear) layer: pxpar's quad would compute 3 dummy pixels, so it loses."""
+    assert choose_scheme("conv2d", 576, 64, 64, 8, 2, pixels=64, row_width=8).family == "pxpar"
+    assert choose_scheme("linear", 576, 64, 10, 8, 2, pixels=1, row_width=1).family != "pxpar"

@@ -66,7 +66,7 @@ def layer_scheme(g: ConvGeometry, *, family: str = "chpar", force: bool = False)
     try:
         scheme = choose_scheme(
             "conv2d", g.k, g.cin, g.cout, g.w_bits, g.in_bits,
-            pixels=g.oh * g.ow + (g.oh * g.ow) % 2, families=families,
+            pixels=g.oh * g.ow, row_width=g.ow, families=families,
         )  # fmt: skip
     except ConfigError:
         return None

@@ -84,12 +84,15 @@ def choose_scheme(
     a_bits: int,
     *,
     pixels: int = 1,
+    row_width: int | None = None,
     families: tuple[str, ...] = BUILT_FAMILIES,
     cost: CostModel | None = None,
 ) -> Scheme:
     """The fastest exact scheme among `families` for a conv2d/linear layer of reduction K.
 
-    `k` = KH*KW*Cin; `cin` decides the im2col lane padding. Ties keep the simpler scheme (the
+    `k` = KH*KW*Cin; `cin` decides the im2col lane padding. With `row_width` (output pixels
+    per row) each family is charged for the dummy pixels its blocking adds per row (chpar pairs,
+    pxpar quads; a linear layer is one row of one pixel). Ties keep the simpler scheme (the
     baseline comes first). Raises ConfigError for a non-weighted op or an impossible shape.
     """
     if kind not in ("conv2d", "linear"):
@@ -104,7 +107,8 @@ def choose_scheme(
     for scheme in candidate_schemes(w_bits, a_bits, _lanes_bound(k, cin, a_bits)):
         if scheme.family not in families:
             continue
-        cycles = estimate_cycles(scheme, taps=taps, cin=cin, cout=cout, pixels=pixels, cost=cm)
+        px = _blocked_pixels(scheme.family, pixels, row_width)
+        cycles = estimate_cycles(scheme, taps=taps, cin=cin, cout=cout, pixels=px, cost=cm)
         if scheme.family != "smlad":
             cycles *= 1.0 + cm.margin  # prefer the simpler baseline unless clearly slower
         if best is None or cycles < best[0]:
@@ -112,6 +116,15 @@ def choose_scheme(
     if best is None:
         raise ConfigError(f"choose_scheme: no scheme among {families}; include 'smlad'")
     return best[1]
+
+
+def _blocked_pixels(family: str, pixels: int, row_width: int | None) -> int:
+    """Pixels a family computes, dummies included: pairs (smlad, chpar) or quads (pxpar)."""
+    block = 4 if family == "pxpar" else 2
+    if row_width is None or family == "smlad":
+        return -(-pixels // 2) * 2 if family == "smlad" else pixels
+    rows = -(-pixels // row_width)
+    return rows * -(-row_width // block) * block
 
 
 def _lanes_bound(k: int, cin: int, a_bits: int) -> int:
