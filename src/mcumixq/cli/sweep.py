@@ -6,9 +6,16 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from mcumixq.cli.pipeline import budgets_from, deploy_test_images, get_predictor, run_search
+from mcumixq.cli.pipeline import (
+    budgets_from,
+    check_common,
+    deploy_test_images,
+    get_predictor,
+    run_search,
+)
 from mcumixq.cli.workflow import Data, export, fit, load_data, new_model, prepare
 from mcumixq.cli.workflow import reference_accuracy as ref_acc
+from mcumixq.errors import ConfigError
 from mcumixq.files import atomic_dir, write_json
 from mcumixq.numerics import BitPair
 from mcumixq.perf.predictor import Predictor
@@ -35,8 +42,22 @@ def _point(
     }  # fmt: skip
 
 
+def _fractions(text: str) -> list[float]:
+    """--fractions '0.3,0.5' -> [0.3, 0.5], each in (0, 1]; checked before any training."""
+    try:
+        values = [float(f) for f in text.split(",") if f.strip()]
+    except ValueError:
+        raise ConfigError(f"--fractions {text!r}: write e.g. '0.3,0.5'") from None
+    if not values or not all(0 < v <= 1 for v in values):
+        raise ConfigError(f"--fractions {text!r}: need fractions in (0, 1], e.g. '0.3,0.5'")
+    return values
+
+
 def run_pareto(args: argparse.Namespace) -> dict[str, Any]:
     """Run the sweep into args.out; return the pareto document."""
+    check_common(args)
+    fractions = _fractions(args.fractions)
+    uniform_pairs = [BitPair.parse(t) for t in args.uniform.split(",") if t.strip()]
     clock = get_board(args.board).clock_mhz
     data = load_data(args.dataset, data_dir=args.data_dir, train_limit=args.train_limit,
                      test_limit=None, seed=args.seed)  # fmt: skip
@@ -46,7 +67,6 @@ def run_pareto(args: argparse.Namespace) -> dict[str, Any]:
     graph8 = export(prepare(model, data, QuantConfig()), data, f"{args.model}-w8a8", {})
     cost_model = CostModel(graph=graph8, predictor=predictor)
     pred8 = cost_model.cycles(dict.fromkeys(cost_model.weighted, BitPair(8, 8)))[0]
-    fractions = [float(f) for f in args.fractions.split(",") if f.strip()]
     points, uniform = [], []
     with atomic_dir(args.out) as tmp:
         for ms in budget_sweep(pred8, fractions, clock):
@@ -55,8 +75,7 @@ def run_pareto(args: argparse.Namespace) -> dict[str, Any]:
             label = f"budget-{ms:.2f}ms"
             points.append(_point(args, model, data, QuantConfig(layers=res.bits), label, tmp,
                                  predictor) | {"latency_budget_ms": round(ms, 4)})  # fmt: skip
-        for text in args.uniform.split(","):
-            pair = BitPair.parse(text)
+        for pair in uniform_pairs:
             uniform.append(_point(args, model, data, QuantConfig(default=pair), str(pair), tmp,
                                   predictor))  # fmt: skip
         doc = {"dataset": data.name, "clock_mhz": clock, "int8_predicted_cycles": round(pred8),
