@@ -3,10 +3,19 @@
 Why (shared/SLBC.md): every peer does at most 2 MACs per instruction; packing two output
 channels into one int16 weight lane (w_c + w_c+1 * 2^s) doubles that for pairs whose products
 leave guard room (packing/schemes.py proves the bound n per pair). This family renders the
-layers for which `packing.choose.choose_scheme` predicts chpar beats plain SMLAD, and declines
-the rest (the smlad2 / scalar families serve every pair). Layout and loop structure are in the
-template `conv2d/conv2d__m4_slbc.c.in` and `include/mq_slbc.h`; the weight stream comes from
-`packing.weights.pack_weights`, so the Python model and the C kernel share one packer.
+layers for which `packing.choose.choose_scheme` predicts chpar beats plain SMLAD and pxpar
+(kernels/slbc_pxpar.py), and offers the rest only on request (priority 5).
+
+Structure (template `conv2d/conv2d__m4_slbc.c.in`, core in `include/mq_slbc.h`):
+- input rows are unpacked once into int16 lane words (a + a_shift) in a ring of row buffers,
+  each stored twice so a window's rows are always consecutive; the window of an output pixel is
+  then kh contiguous segments, and its right neighbour's starts one stride later, so the asm
+  core addresses both pixels of a pair through one pointer (an immediate offset);
+- the core runs 2 pixels x 8 channels (8 accumulators, 6 grouped loads + 8 SMLAD per step),
+  unrolled up to 8 steps, extracting the low fields every n steps (counted across segments);
+- one SMLAL per output requantizes (bias, zero-point and shift corrections folded offline)
+  and the result is packed straight into the next layer's container.
+The weight stream comes from `packing.weights.pack_weights`, the packer the NumPy model tests.
 """
 
 from __future__ import annotations
