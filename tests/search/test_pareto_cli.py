@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from perf.synthetic import synthetic_predictor
 
 from mcumixq.cli.main import main
 from mcumixq.perf.calibrate import save_predictor
+from perf.synthetic import synthetic_predictor
 
 
 @pytest.mark.slow
