@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mcumixq.codegen.bench import bench_case
 from mcumixq.ir.builder import GraphBuilder
@@ -61,6 +63,26 @@ def test_tables_are_numerics_rescale() -> None:
     z0 = g.tensors[op.inputs[0]].zero_point
     m0, s0 = int(op.requant.multiplier[0]), int(op.requant.shift[0])
     assert t0[200] == int(rescale(200 - z0, m0, s0)) + g.tensors[op.output].zero_point
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    m=st.tuples(st.integers(1 << 30, (1 << 31) - 1), st.integers(1 << 30, (1 << 31) - 1)),
+    s=st.tuples(st.integers(20, 45), st.integers(20, 45)),
+    z=st.tuples(st.integers(0, 255), st.integers(0, 255), st.integers(0, 255)),
+    clamp=st.tuples(st.integers(0, 255), st.integers(0, 255)),
+)
+def test_clipped_tables_keep_every_clamped_sum(m, s, z, clamp) -> None:
+    """clamp(t0c[i] + t1c[j]) == clamp(t0[i] + t1[j]) for all 256 x 256 input pairs."""
+    lo, hi = min(clamp), max(clamp)
+    x = np.arange(256, dtype=np.int64)
+    t0 = rescale(x - z[0], m[0], s[0]) + z[2]
+    t1 = rescale(x - z[1], m[1], s[1])
+    t0c, t1c = lut.clip_terms(t0, t1, lo, hi)
+    want = np.clip(t0[:, None] + t1[None, :], lo, hi)
+    assert np.array_equal(np.clip(t0c[:, None] + t1c[None, :], lo, hi), want)
+    assert np.abs(t0c).max() <= max(np.abs(t0).max(), 510 + np.abs(t1).max())
+    assert np.abs(t1c).max() <= max(np.abs(t1).max(), 510 + np.abs(t0c).max())
 
 
 def test_small_inputs_use_one_table_of_outputs() -> None:

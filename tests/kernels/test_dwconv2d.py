@@ -6,6 +6,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mcumixq.codegen.bench import bench_case
 from mcumixq.ir.builder import GraphBuilder
@@ -15,7 +17,7 @@ from mcumixq.kernels.dwconv2d import family, pxpar
 from mcumixq.kernels.geometry import conv_geometry
 from mcumixq.kernels.hosttest import run_layer_on_host
 from mcumixq.kernels.registry import render_layer
-from mcumixq.numerics import ALL_PAIRS
+from mcumixq.numerics import ALL_PAIRS, w_range
 from mcumixq.packing.layout import pack_tensor, tensor_bytes, unpack_tensor
 
 
@@ -92,6 +94,40 @@ def test_smlad2_and_pxpar_agree(w, a) -> None:
     assert "_m4_smlad2" in check_host(g, 3, prefer="dwstrip")
     if pxpar.supports(g, g.ops[0], "m4") is not None:
         assert "_m4_pxpar4" in check_host(g, 3, prefer="pxpar4")
+
+
+@settings(max_examples=60, deadline=None)
+@given(w_bits=st.integers(2, 8), seed=st.integers(0, 2**32 - 1), channels=st.sampled_from([4, 8]))
+def test_packed_taps_decode_to_the_weights(w_bits, seed, channels) -> None:
+    """The w_bits bit stream (LSB first, offset by -w_min) decodes back to every tap."""
+    g = dw_graph(seed % 1000, (3, 3, channels), w_bits=w_bits, a_bits=4, out_bits=4)
+    geo = conv_geometry(g, g.ops[0])
+    lo, hi = w_range(w_bits)
+    weight = np.random.default_rng(seed).integers(lo, hi + 1, size=geo.weight.shape)
+    geo = dataclasses.replace(geo, weight=weight.astype(np.int8))
+    stream = family.pack_taps(geo)
+    bits = np.unpackbits(stream, bitorder="little")
+    n = weight.size
+    assert stream.size == (n * w_bits + 7) // 8 + 1
+    fields = bits[: n * w_bits].reshape(n, w_bits) @ (1 << np.arange(w_bits))
+    assert np.array_equal(fields + lo, weight.reshape(-1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(w_bits=st.integers(2, 4), a_bits=st.integers(2, 4), seed=st.integers(0, 2**32 - 1))
+def test_pxpar_spacing_holds_every_window_and_is_minimal(w_bits, a_bits, seed) -> None:
+    """S fits the worst window sum of every channel in the signed low field, and S-1 does not."""
+    g = dw_graph(seed % 1000, (4, 4, 4), w_bits=w_bits, a_bits=a_bits, out_bits=4)
+    geo = conv_geometry(g, g.ops[0])
+    s = family.px_shift(geo)
+    if s is None:  # prescaled taps too wide for an int16 lane pair: the smlad2 path serves
+        return
+    w = family.effective_taps(geo)
+    amax = (1 << a_bits) - 1
+    low, high = amax * np.minimum(w, 0).sum(axis=1), amax * np.maximum(w, 0).sum(axis=1)
+    assert low.min() >= -(1 << (s - 1)) and high.max() < 1 << (s - 1)
+    assert s == 1 or low.min() < -(1 << (s - 2)) or high.max() >= 1 << (s - 2)
+    assert amax + (amax << s) <= 0x7FFF
 
 
 def test_pxpar_field_spacing_is_tight() -> None:

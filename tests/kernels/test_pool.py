@@ -6,6 +6,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mcumixq.codegen.bench import bench_case
 from mcumixq.ir.builder import GraphBuilder
@@ -13,7 +15,7 @@ from mcumixq.ir.graph import Graph, Requant
 from mcumixq.ir.reference import run_graph_all
 from mcumixq.kernels.hosttest import run_layer_on_host
 from mcumixq.kernels.pool import avgpool, maxpool
-from mcumixq.kernels.registry import render_layer
+from mcumixq.kernels.registry import LayerCode, render_layer
 from mcumixq.numerics import LEGAL_BITS
 from mcumixq.packing.layout import pack_tensor, tensor_bytes, unpack_tensor
 
@@ -90,6 +92,52 @@ def test_avgpool_requant_paths(shift, kernel) -> None:
     assert ("mq_p_t[1021]" in code.source) == (kernel == 2)
     if kernel == 3 and shift in (5, 33):  # 2^t prescale cannot lift 5 to 32; 33 needs none
         assert ("mq_requantize(sum" in code.source) == (shift == 5)
+
+
+_MAX_SRC = """#include "mq_pool.h"
+void mq_maxw(const uint8_t *in0, const uint8_t *in1, uint8_t *out, uint8_t *scratch);
+void mq_maxw(const uint8_t *in0, const uint8_t *in1, uint8_t *out, uint8_t *scratch)
+{
+    (void)scratch;
+    for (int32_t i = 0; i < 64; ++i) {
+        uint32_t a = mq_pool_ld32(in0 + 4 * i), b = mq_pool_ld32(in1 + 4 * i);
+        mq_pool_st32(out + 4 * i, mq_pool_max_u8x4(a, b));
+    }
+}
+"""
+
+
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_byte_max_helper_is_lanewise_max(seed) -> None:
+    """mq_pool_max_u8x4 (C fallback on the host) is the per-byte unsigned max of two words."""
+    rng = np.random.default_rng(seed)
+    a, b = (rng.integers(0, 256, 256, dtype=np.uint8) for _ in range(2))
+    a[:8] = b[:8]  # equal bytes: either source is right
+    code = LayerCode(
+        function="mq_maxw", kernel="mq_maxpool_a8_nhwc_1x1_1x4__m4_usub8", source=_MAX_SRC,
+        support_files=("include/mq_types.h", "include/mq_m4.h", "include/mq_pool.h"),
+        scratch_bytes=0, const_bytes=0, weight_bytes=0, inplace=False, scheme="usub8",
+    )  # fmt: skip
+    got = run_layer_on_host(code, a.tobytes(), b.tobytes(), 256)
+    assert got == np.maximum(a, b).tobytes()
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    bits=st.integers(2, 8),
+    hw=st.tuples(st.integers(1, 6), st.integers(1, 6)),
+    c=st.integers(1, 20),
+    k=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    st_=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    pad=st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(0, 2), st.integers(0, 2)),
+)
+def test_random_maxpool_geometry(bits, hw, c, k, st_, pad) -> None:
+    """Any window, stride, asymmetric padding (smaller than the window) and channel count."""
+    pad = tuple(min(p, k[i % 2] - 1) for i, p in enumerate(pad))
+    h, w = max(hw[0], k[0]), max(hw[1], k[1])
+    g = pool_graph("maxpool", (h, w, c), bits, kernel=k, stride=st_, padding=pad)
+    assert check_host(g, seed=c).endswith("__m4_usub8")
 
 
 def test_lane_width_follows_window_sum() -> None:

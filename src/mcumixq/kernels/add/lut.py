@@ -36,7 +36,7 @@ def supports(graph: Graph, op: Op, isa: str) -> int | None:
     if len(shapes) != 1 or graph.tensors[op.output].channels % 4:
         return None
     t0, t1 = tables(graph, op)
-    if max(np.abs(t0).max(), np.abs(t1).max()) >= 1 << 30:  # keeps t0 + t1 inside int32
+    if max(np.abs(t0).max(), np.abs(t1).max()) >= 1 << 29:  # clipped t0 + t1 stays in int32
         return None
     return 20
 
@@ -55,6 +55,19 @@ def tables(graph: Graph, op: Op) -> tuple[np.ndarray, np.ndarray]:
     return terms[0], terms[1]
 
 
+def clip_terms(t0: np.ndarray, t1: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """Clip both tables to ranges that cannot change clamp(t0[i] + t1[j], lo, hi) for any i, j.
+
+    A term above hi + span - min(t1) saturates every sum at hi, and so does the clipped value;
+    symmetrically below. A clipped term is within 2*255 of the other table's extremes, so with
+    terms of typical layers (a few hundred) int16 tables suffice.
+    """
+    span = hi - lo
+    t0c = np.clip(t0, lo - span - int(t1.max()), hi + span - int(t1.min()))
+    t1c = np.clip(t1, lo - span - int(t0c.max()), hi + span - int(t0c.min()))
+    return t0c, t1c
+
+
 def _arrays(graph: Graph, op: Op, fn: str, what: str) -> tuple[str, bool, int, int]:
     """C tables, whether the 2-D form is used, table element bits and flash bytes."""
     assert op.requant is not None
@@ -64,10 +77,7 @@ def _arrays(graph: Graph, op: Op, fn: str, what: str) -> tuple[str, bool, int, i
         lut = np.clip(t0[:, None] + t1[None, :], lo, hi).reshape(-1)
         text = c_array(f"{fn}_t", "uint8_t", lut, f"{what}: y[(x0 << a1) | x1], clamped")
         return text, True, 8, int(lut.size)
-    # Clamp each term to a range that cannot change the clamped sum, then pick the width.
-    span = hi - lo
-    t0c = np.clip(t0, lo - span - int(t1.max()), hi + span - int(t1.min()))
-    t1c = np.clip(t1, lo - span - int(t0c.max()), hi + span - int(t0c.min()))
+    t0c, t1c = clip_terms(t0, t1, lo, hi)
     wide = max(np.abs(t0c).max(), np.abs(t1c).max()) >= 1 << 14
     ctype = "int32_t" if wide else "int16_t"
     text = "\n".join(
