@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import warnings
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -109,6 +110,11 @@ def read_checkpoint_config(ckpt_dir: str | Path) -> dict[str, Any]:
         raise InputError(
             f"{ckpt_dir}: not a checkpoint (no {CONFIG_FILE}); create one with 'mcumixq train'"
         ) from err
+    except NotADirectoryError as err:
+        raise InputError(
+            f"{ckpt_dir}: a file, not a checkpoint directory; pass the directory written by "
+            "'mcumixq train'"
+        ) from err
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise InputError(
             f"{path}: corrupt checkpoint config ({err}); re-run 'mcumixq train'"
@@ -145,7 +151,9 @@ def load_checkpoint(ckpt_dir: str | Path) -> tuple[nn.Module, QuantConfig | None
         raise InputError(f"{ckpt_dir}: cannot rebuild the model ({err})") from err
     path = Path(ckpt_dir) / WEIGHTS_FILE
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a foreign pickle's protocol warning is not our line
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(state, strict=True)
     except FileNotFoundError as err:
         raise InputError(f"{path}: missing; the checkpoint is incomplete, re-run training") from err
