@@ -13,8 +13,9 @@
  * On the M4 the loop is hand-scheduled inline assembly (gcc's own schedule interleaves loads
  * with SMLADs and loses the 1-cycle pipelined LDRs, SLBC.md §0): per step 6 LDR in two groups
  * (5 + 3 cycles) and 8 SMLAD, 8, 4 or 2 steps per iteration, end test against a pointer kept on
- * the stack so all 14 registers hold data. The asm claims r1-r12 and lr; the layer function must
- * be compiled with optimization (no frame pointer in r7). Elsewhere a plain C loop.
+ * the stack so all 14 registers hold data. The asm claims r1-r6, r8-r12 and lr and saves and
+ * restores r7 itself (clang reserves it as the Thumb frame pointer), so it builds with gcc and
+ * zig cc at any optimization level. Elsewhere a plain C loop.
  */
 #ifndef MQ_SMLAD2_H
 #define MQ_SMLAD2_H
@@ -31,45 +32,46 @@ typedef struct {
     int32_t acc[8];         /* +16 out: acc[2c+p] of pixel p, channel c */
 } mq_smlad2_args;
 
-#define MQ_SMLAD2_STEP                                                                           \
-    "ldr r10, [r0], #4\n\t"                                                                      \
-    "ldr r11, [r0], #4\n\t"                                                                      \
-    "ldr r12, [r1], #4\n\t"                                                                      \
-    "ldr lr, [r1], #4\n\t"                                                                       \
-    "smlad r2, r10, r12, r2\n\t"                                                                 \
-    "smlad r3, r11, r12, r3\n\t"                                                                 \
-    "smlad r4, r10, lr, r4\n\t"                                                                  \
-    "smlad r5, r11, lr, r5\n\t"                                                                  \
-    "ldr r12, [r1], #4\n\t"                                                                      \
-    "ldr lr, [r1], #4\n\t"                                                                       \
-    "smlad r6, r10, r12, r6\n\t"                                                                 \
-    "smlad r7, r11, r12, r7\n\t"                                                                 \
-    "smlad r8, r10, lr, r8\n\t"                                                                  \
+#define MQ_SMLAD2_STEP                                                                             \
+    "ldr r10, [r0], #4\n\t"                                                                        \
+    "ldr r11, [r0], #4\n\t"                                                                        \
+    "ldr r12, [r1], #4\n\t"                                                                        \
+    "ldr lr, [r1], #4\n\t"                                                                         \
+    "smlad r2, r10, r12, r2\n\t"                                                                   \
+    "smlad r3, r11, r12, r3\n\t"                                                                   \
+    "smlad r4, r10, lr, r4\n\t"                                                                    \
+    "smlad r5, r11, lr, r5\n\t"                                                                    \
+    "ldr r12, [r1], #4\n\t"                                                                        \
+    "ldr lr, [r1], #4\n\t"                                                                         \
+    "smlad r6, r10, r12, r6\n\t"                                                                   \
+    "smlad r7, r11, r12, r7\n\t"                                                                   \
+    "smlad r8, r10, lr, r8\n\t"                                                                    \
     "smlad r9, r11, lr, r9\n\t"
 
 #if MQ_HAVE_DSP && defined(__thumb2__)
-#define MQ_SMLAD2_ASM(STEPS)                                                                     \
-    register mq_smlad2_args *r0_args __asm__("r0") = args;                                       \
-    __asm__ volatile("ldr r12, [r0, #12]\n\t"                                                    \
-                     "push {r0, r12}\n\t"                                                        \
-                     "ldr r1, [r0, #4]\n\t"                                                      \
-                     "ldr r2, [r0, #8]\n\t"                                                      \
-                     "ldr r0, [r0]\n\t"                                                          \
-                     "ldm r2, {r2, r4, r6, r8}\n\t"                                              \
-                     "mov r3, r2\n\t"                                                            \
-                     "mov r5, r4\n\t"                                                            \
-                     "mov r7, r6\n\t"                                                            \
-                     "mov r9, r8\n\t"                                                            \
-                     "1:\n\t" STEPS "ldr r12, [sp, #4]\n\t"                                      \
-                     "cmp r0, r12\n\t"                                                           \
-                     "bne 1b\n\t"                                                                \
-                     "pop {r0, r12}\n\t"                                                         \
-                     "adds r0, #16\n\t"                                                          \
-                     "stm r0, {r2-r9}\n\t"                                                       \
-                     : "+r"(r0_args)                                                             \
-                     :                                                                           \
-                     : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11",       \
-                       "r12", "lr", "cc", "memory")
+#define MQ_SMLAD2_ASM(STEPS)                                                                       \
+    register mq_smlad2_args *r0_args __asm__("r0") = args;                                         \
+    __asm__ volatile("ldr r12, [r0, #12]\n\t"                                                      \
+                     "push {r0, r7, r12}\n\t"                                                      \
+                     "ldr r1, [r0, #4]\n\t"                                                        \
+                     "ldr r2, [r0, #8]\n\t"                                                        \
+                     "ldr r0, [r0]\n\t"                                                            \
+                     "ldm r2, {r2, r4, r6, r8}\n\t"                                                \
+                     "mov r3, r2\n\t"                                                              \
+                     "mov r5, r4\n\t"                                                              \
+                     "mov r7, r6\n\t"                                                              \
+                     "mov r9, r8\n\t"                                                              \
+                     "1:\n\t" STEPS "ldr r12, [sp, #8]\n\t"                                        \
+                     "cmp r0, r12\n\t"                                                             \
+                     "bne 1b\n\t"                                                                  \
+                     "ldr r0, [sp]\n\t"                                                            \
+                     "adds r0, #16\n\t"                                                            \
+                     "stm r0, {r2-r9}\n\t"                                                         \
+                     "pop {r0, r7, r12}\n\t"                                                       \
+                     : "+r"(r0_args)                                                               \
+                     :                                                                             \
+                     : "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12",        \
+                       "lr", "cc", "memory")
 #endif
 
 /* Plain C core: same result, any host. `steps` lane-pair steps. */

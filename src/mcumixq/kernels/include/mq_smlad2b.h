@@ -10,7 +10,8 @@
  *   first step, SXTB16 ROR #8 those of the second, so weights expand in registers for free;
  * - acc[2c+p] (c = 0, 1) receives pixel p, channel c, started from bias[c].
  * Per quad on the M4: 6 grouped LDR (7 cycles), 4 SXTB16, 8 SMLAD = 19 cycles per 16 MAC; the
- * end pointer lives in lr, so the loop test is CMP + BNE. Elsewhere a plain C loop.
+ * end pointer lives in lr, so the loop test is CMP + BNE; r7 is saved and restored inside the
+ * asm (clang's Thumb frame pointer). Elsewhere a plain C loop.
  */
 #ifndef MQ_SMLAD2B_H
 #define MQ_SMLAD2B_H
@@ -27,46 +28,46 @@ typedef struct {
     int32_t *acc;           /* +16 out: 4 accumulators acc[2c+p] */
 } mq_smlad2b_args;
 
-#define MQ_SMLAD2B_QUAD                                                                          \
-    "ldr r6, [r0], #4\n\t"                                                                       \
-    "ldr r7, [r0], #4\n\t"                                                                       \
-    "ldr r8, [r0], #4\n\t"                                                                       \
-    "ldr r9, [r0], #4\n\t"                                                                       \
-    "ldr r10, [r1], #4\n\t"                                                                      \
-    "ldr r12, [r1], #4\n\t"                                                                      \
-    "sxtb16 r11, r10\n\t"                                                                        \
-    "smlad r2, r6, r11, r2\n\t"                                                                  \
-    "smlad r3, r7, r11, r3\n\t"                                                                  \
-    "sxtb16 r11, r10, ror #8\n\t"                                                                \
-    "smlad r2, r8, r11, r2\n\t"                                                                  \
-    "smlad r3, r9, r11, r3\n\t"                                                                  \
-    "sxtb16 r11, r12\n\t"                                                                        \
-    "smlad r4, r6, r11, r4\n\t"                                                                  \
-    "smlad r5, r7, r11, r5\n\t"                                                                  \
-    "sxtb16 r11, r12, ror #8\n\t"                                                                \
-    "smlad r4, r8, r11, r4\n\t"                                                                  \
+#define MQ_SMLAD2B_QUAD                                                                            \
+    "ldr r6, [r0], #4\n\t"                                                                         \
+    "ldr r7, [r0], #4\n\t"                                                                         \
+    "ldr r8, [r0], #4\n\t"                                                                         \
+    "ldr r9, [r0], #4\n\t"                                                                         \
+    "ldr r10, [r1], #4\n\t"                                                                        \
+    "ldr r12, [r1], #4\n\t"                                                                        \
+    "sxtb16 r11, r10\n\t"                                                                          \
+    "smlad r2, r6, r11, r2\n\t"                                                                    \
+    "smlad r3, r7, r11, r3\n\t"                                                                    \
+    "sxtb16 r11, r10, ror #8\n\t"                                                                  \
+    "smlad r2, r8, r11, r2\n\t"                                                                    \
+    "smlad r3, r9, r11, r3\n\t"                                                                    \
+    "sxtb16 r11, r12\n\t"                                                                          \
+    "smlad r4, r6, r11, r4\n\t"                                                                    \
+    "smlad r5, r7, r11, r5\n\t"                                                                    \
+    "sxtb16 r11, r12, ror #8\n\t"                                                                  \
+    "smlad r4, r8, r11, r4\n\t"                                                                    \
     "smlad r5, r9, r11, r5\n\t"
 
 #if MQ_HAVE_DSP && defined(__thumb2__)
-#define MQ_SMLAD2B_ASM(QUADS)                                                                    \
-    register mq_smlad2b_args *r0_args __asm__("r0") = args;                                      \
-    __asm__ volatile("push {r0}\n\t"                                                             \
-                     "ldr lr, [r0, #12]\n\t"                                                     \
-                     "ldr r1, [r0, #4]\n\t"                                                      \
-                     "ldr r2, [r0, #8]\n\t"                                                      \
-                     "ldr r0, [r0]\n\t"                                                          \
-                     "ldm r2, {r2, r4}\n\t"                                                      \
-                     "mov r3, r2\n\t"                                                            \
-                     "mov r5, r4\n\t"                                                            \
-                     "1:\n\t" QUADS "cmp r0, lr\n\t"                                             \
-                     "bne 1b\n\t"                                                                \
-                     "pop {r0}\n\t"                                                              \
-                     "ldr r0, [r0, #16]\n\t"                                                     \
-                     "stm r0, {r2-r5}\n\t"                                                       \
-                     : "+r"(r0_args)                                                             \
-                     :                                                                           \
-                     : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11",       \
-                       "r12", "lr", "cc", "memory")
+#define MQ_SMLAD2B_ASM(QUADS)                                                                      \
+    register mq_smlad2b_args *r0_args __asm__("r0") = args;                                        \
+    __asm__ volatile("push {r0, r7}\n\t"                                                           \
+                     "ldr lr, [r0, #12]\n\t"                                                       \
+                     "ldr r1, [r0, #4]\n\t"                                                        \
+                     "ldr r2, [r0, #8]\n\t"                                                        \
+                     "ldr r0, [r0]\n\t"                                                            \
+                     "ldm r2, {r2, r4}\n\t"                                                        \
+                     "mov r3, r2\n\t"                                                              \
+                     "mov r5, r4\n\t"                                                              \
+                     "1:\n\t" QUADS "cmp r0, lr\n\t"                                               \
+                     "bne 1b\n\t"                                                                  \
+                     "pop {r0, r7}\n\t"                                                            \
+                     "ldr r0, [r0, #16]\n\t"                                                       \
+                     "stm r0, {r2-r5}\n\t"                                                         \
+                     : "+r"(r0_args)                                                               \
+                     :                                                                             \
+                     : "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12",        \
+                       "lr", "cc", "memory")
 #endif
 
 /* Plain C core: same result, any host. */

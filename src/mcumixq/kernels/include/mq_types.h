@@ -47,6 +47,16 @@ static inline int64_t mq_asr64(int64_t v, int n) { return v >> n; }
  * implementation-defined uint8 -> int8 conversion. */
 static inline int32_t mq_s8(uint8_t v) { return (int32_t)v - (int32_t)((v & 0x80u) << 1); }
 
+/* 32-bit little-endian load from any byte address without aliasing or alignment UB: gcc and
+ * clang turn it into one LDR on the M4 (unaligned single loads are allowed there) and need no
+ * <string.h>, which freestanding toolchains (zig cc) lack. */
+static inline uint32_t mq_load32(const uint8_t *p)
+{
+    uint32_t x;
+    __builtin_memcpy(&x, p, 4);
+    return x;
+}
+
 /* Clamp to [lo, hi] (lo <= hi). */
 static inline int32_t mq_clamp32(int32_t v, int32_t lo, int32_t hi)
 {
