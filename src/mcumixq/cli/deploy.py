@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from mcumixq.cli.render import emit_json, table
@@ -40,6 +41,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument(
         "--isa", default="m4", choices=["m4", "scalar"], help="m4 (DSP) or portable C kernels"
     )
+    p.add_argument(
+        "--gcc",
+        default=None,
+        metavar="PATH",
+        help="Cortex-M4 gcc driver (default: $MCUMIXQ_ARM_GCC, else arm-none-eabi-gcc on PATH, "
+        "else ziglang)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     return p
 
@@ -48,8 +56,11 @@ def run(args: argparse.Namespace) -> int:
     """Deploy and print per-layer cycles, flash and SRAM."""
     from mcumixq.codegen.deploy import deploy
     from mcumixq.ir.mqz import load_graph
+    from mcumixq.target.toolchain import GCC_ENV_VAR, find_toolchain
 
     graph = load_graph(args.graph)
+    gcc = args.gcc or os.environ.get(GCC_ENV_VAR)  # only cli/ reads the environment
+    toolchain = find_toolchain(gcc) if gcc else None
     result = deploy(
         graph,
         args.out,
@@ -58,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         prefer=args.prefer,
         isa=args.isa,
         seed=args.seed,
+        toolchain=toolchain,
     )
     if args.json:
         emit_json("deploy", result.to_json())

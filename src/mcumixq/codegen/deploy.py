@@ -24,6 +24,7 @@ from mcumixq.ir.graph import Graph
 from mcumixq.ir.reference import run_graph
 from mcumixq.numerics import a_range
 from mcumixq.target.boards import DEFAULT_BOARD
+from mcumixq.target.toolchain import Toolchain
 
 DEPLOY_JSON = "deploy.json"
 DEFAULT_SAMPLES = 20
@@ -99,11 +100,13 @@ def deploy(
     prefer: Prefer = None,
     isa: str = "m4",
     seed: int = 0,
+    toolchain: Toolchain | None = None,
 ) -> DeployResult:
     """Generate, build and emulate `graph`; write `out_dir` (project, ELFs, deploy.json).
 
     `samples` are quantized inputs [N, *input shape]; without them `n_samples` random inputs
-    are drawn from `seed`. Raises VerificationError (after writing out_dir) if not bit-exact.
+    are drawn from `seed`. `toolchain` defaults to `find_toolchain()`. Raises
+    VerificationError (after writing out_dir) if not bit-exact.
     """
     x = random_samples(graph, n_samples, seed) if samples is None else np.asarray(samples)
     expected = run_graph(graph, x)
@@ -113,7 +116,7 @@ def deploy(
             graph, board=board, samples=x, expected=expected, prefer=prefer, isa=isa
         )
         write_files(texts, tmp)
-        fw = build_firmware(project, tmp)
+        fw = build_firmware(project, tmp, toolchain=toolchain)
         run = emulate_selftest(project, tmp / fw.selftest_elf, graph, expected)
         n = project.n_samples
         total = run.inclusive.get("mq_model_run", 0)

@@ -19,6 +19,7 @@ from mcumixq.ir.graph import Graph, op_macs
 from mcumixq.packing.layout import tensor_bytes, unpack_tensor
 from mcumixq.target.build import build_elf
 from mcumixq.target.emulator import run_elf
+from mcumixq.target.toolchain import Toolchain
 
 SELFTEST_ELF = "selftest.elf"
 BOARD_ELF = "board.elf"
@@ -59,8 +60,12 @@ class SelftestRun:
     stack_bytes: int
 
 
-def build_firmware(project: Project, root: Path, *, board_main: bool = True) -> Firmware:
-    """Compile the self-test (and the board) firmware of the project written at `root`."""
+def build_firmware(
+    project: Project, root: Path, *, board_main: bool = True, toolchain: Toolchain | None = None
+) -> Firmware:
+    """Compile the self-test (and the board) firmware of the project written at `root`.
+
+    `toolchain` defaults to `find_toolchain()` (arm-none-eabi-gcc on PATH, else zig)."""
     includes = [root / d for d in project.include_dirs]
 
     def build(sources: tuple[str, ...], name: str) -> str:
@@ -70,6 +75,7 @@ def build_firmware(project: Project, root: Path, *, board_main: bool = True) -> 
             board=project.board,
             include_dirs=includes,
             cflags=project.cflags,
+            toolchain=toolchain,
         )
         return name
 
