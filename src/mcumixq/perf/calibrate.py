@@ -36,9 +36,9 @@ from mcumixq.perf.predictor import (
     KernelChoice,
     Predictor,
     choose_kernel,
-    fine_group_of,
     fit_group,
-    group_of,
+    groups_of,
+    window_group_of,
 )
 
 log = logging.getLogger(__name__)
@@ -48,22 +48,22 @@ Progress = Callable[[Iterable[Any], str, int], Iterable[Any]]
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 KEY_SOURCES = ("kernels", "codegen", "target/cycles.py", "target/build.py", "target/emulator.py")
 KEY_SUFFIXES = (".py", ".c", ".h", ".in", ".S", ".ld")
-MAX_MACS = 500_000
+MAX_MACS = 1_000_000
 FIRST_LAYER_SHARE = 0.2
 # Channel counts weighted like real networks (multiples of 4/8, a few first-layer 1 and 3).
 CONV_CHANNELS = (1, 3, 4, 6, 8, 8, 12, 16, 16, 16, 24, 32, 32, 32, 48, 64, 64, 96)
 OUT_CHANNELS = (4, 6, 8, 8, 10, 16, 16, 16, 24, 32, 32, 32, 48, 64, 64)
 DW_CHANNELS = (4, 8, 12, 16, 24, 32, 48, 64)
 MIN_MACS = 500
-MIN_FIT_CASES = 6  # a tile group with fewer cases falls back to its family/kind fit
+MIN_FIT_CASES = 12  # a tile group with fewer cases falls back to its family/kind fit
 # Cases per op kind (full, quick); groups within a kind share them round-robin.
 CASES: dict[str, tuple[int, int]] = {
     "conv2d": (110, 48),
-    "linear": (24, 12),
+    "linear": (30, 14),
     "dwconv2d": (20, 12),
-    "maxpool": (12, 8),
-    "avgpool": (12, 8),
-    "add": (12, 8),
+    "maxpool": (16, 10),
+    "avgpool": (16, 10),
+    "add": (16, 10),
 }
 
 
@@ -141,7 +141,7 @@ def _linear_spec(rng: np.random.Generator) -> LayerSpec:
     hw = int(rng.choice([1, 1, 2, 3, 4, 7]))
     c = int(rng.choice([8, 16, 24, 32, 64, 96, 128]))
     shape = (c,) if hw == 1 else (hw, hw, c)
-    cout = int(rng.choice([2, 4, 8, 10, 16, 32, 64]))
+    cout = int(rng.choice([2, 4, 8, 10, 10, 12, 16, 32, 64]))
     w, a, o = _bits(rng)
     return LayerSpec(
         kind="linear", in_shape=shape, out_shape=(cout,), w_bits=w, a_bits=a, out_bits=o
@@ -184,7 +184,7 @@ def calibration_specs(*, quick: bool = False, seed: int = 0, isa: str = "m4") ->
             if spec.key in seen or not MIN_MACS <= max(spec.macs, MIN_MACS) <= MAX_MACS:
                 continue
             seen.add(spec.key)
-            group = fine_group_of(choose_kernel(spec, isa=isa), spec)
+            group = window_group_of(choose_kernel(spec, isa=isa), spec)
             by_group.setdefault(group, []).append(spec)
         lists = [by_group[g] for g in sorted(by_group)]
         picked: list[LayerSpec] = []
@@ -236,12 +236,12 @@ def fit_predictor(measurements: list[Measurement], *, key: str = "") -> Predicto
             continue
         choice = KernelChoice(family=m.family, scheme=m.scheme, kernel=m.kernel)
         row = (features(m.spec, m.scheme, m.kernel), float(m.cycles))
-        for group in {group_of(choice, m.spec), fine_group_of(choice, m.spec)}:
+        for group in groups_of(choice, m.spec):
             groups.setdefault(group, []).append(row)
     fits = {
         g: fit_group(g, rows)
         for g, rows in sorted(groups.items())
-        if len(rows) >= (MIN_FIT_CASES if g.count("/") == 2 else 3)
+        if len(rows) >= (MIN_FIT_CASES if g.count("/") >= 2 else 3)
     }
     if not fits:
         raise ConfigError("calibration produced no usable measurements; check the toolchain")

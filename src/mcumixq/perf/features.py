@@ -29,7 +29,7 @@ from mcumixq.packing.layout import storage_bits, tensor_bytes
 from mcumixq.packing.schemes import Scheme, chpar_scheme, poly_scheme, pxpar_scheme
 from mcumixq.packing.weights import tap_lane_order
 
-FEATURES_VERSION = 4
+FEATURES_VERSION = 6
 KINDS = ("conv2d", "dwconv2d", "linear", "maxpool", "avgpool", "add")
 CONTAINERS = (2, 4, 8)
 PROBE_OP = "op"
@@ -180,6 +180,17 @@ def _padded_taps(spec: LayerSpec) -> int:
     return total
 
 
+def _border_pixels(spec: LayerSpec) -> int:
+    """Output pixels whose window touches padding (kernels often take a slower path there)."""
+    if spec.kind not in ("conv2d", "dwconv2d") or not any(spec.padding):
+        return 0
+    inside = []
+    for axis in (0, 1):
+        n, k, s, lo = spec.in_shape[axis], spec.kernel[axis], spec.stride[axis], spec.padding[axis]
+        inside.append(sum(1 for o in range(spec.out_shape[axis]) if 0 <= o * s - lo <= n - k))
+    return spec.out_shape[0] * spec.out_shape[1] - inside[0] * inside[1]
+
+
 def _conv_features(spec: LayerSpec, scheme_id: str, kernel: str) -> dict[str, float]:
     """Loop trip counts of a dense/depthwise conv or linear kernel."""
     oh, ow = (spec.out_shape[0], spec.out_shape[1]) if len(spec.out_shape) == 3 else (1, 1)
@@ -227,6 +238,8 @@ def _conv_features(spec: LayerSpec, scheme_id: str, kernel: str) -> dict[str, fl
         **_onehot("tail", spec.a_bits, float(pixels * taps * tail)),
         **_onehot("rows", spec.a_bits, float(oh * kh * in_w * math.ceil(row_bits / 32))),
         "unaligned_px": float(pixels * (1.0 - aligned)),
+        "border": float(_border_pixels(spec)),
+        "border_c": float(_border_pixels(spec) * cout),
         "ctail": float(px_tiles * (cout % tc)),
         "ctail_k": float(px_tiles * (cout % tc) * steps),
     }
@@ -236,7 +249,11 @@ def _conv_features(spec: LayerSpec, scheme_id: str, kernel: str) -> dict[str, fl
 
 
 def _elementwise_features(spec: LayerSpec) -> dict[str, float]:
-    """Trip counts of pooling and add: output pixels, values, words and window reads."""
+    """Trip counts of pooling and add: output pixels, values, words and window reads.
+
+    One column per container width: these kernels are specialised per width (their tile
+    changes with it), and calibration draws every width.
+    """
     pixels = int(np.prod(spec.out_shape[:-1])) if len(spec.out_shape) > 1 else 1
     channels = spec.out_shape[-1]
     values = pixels * channels

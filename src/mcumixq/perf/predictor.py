@@ -24,6 +24,7 @@ from scipy.optimize import nnls
 
 from mcumixq.errors import ConfigError, InputError
 from mcumixq.ir.graph import Graph, Op
+from mcumixq.kernels.names import parse_kernel_name
 from mcumixq.kernels.registry import candidates, render_layer
 from mcumixq.numerics import ALL_PAIRS, BitPair
 from mcumixq.perf.features import (
@@ -55,9 +56,28 @@ def group_of(choice: KernelChoice, spec: LayerSpec) -> str:
 
 
 def fine_group_of(choice: KernelChoice, spec: LayerSpec) -> str:
-    """Fine fit group: family, kind and tile (one loop nest), e.g. `smlad2/conv2d/2x4c2`."""
+    """Fine fit group: family, kind and tile (one loop nest), e.g. `smlad2/conv2d/2x4`."""
     tp, tc = tile_of(choice.kernel)
     return f"{choice.family}/{spec.kind}/{tp}x{tc}"
+
+
+def window_group_of(choice: KernelChoice, spec: LayerSpec) -> str:
+    """Finest fit group: tile group plus the kernel's window specialisation (`1x1`, `3x3s2`)."""
+    try:
+        name = parse_kernel_name(choice.kernel)
+        window = f"{name.window}{f's{name.stride}' if name.stride else ''}"
+    except ConfigError:
+        window = "any"
+    return f"{fine_group_of(choice, spec)}/{window}"
+
+
+def groups_of(choice: KernelChoice, spec: LayerSpec) -> tuple[str, ...]:
+    """Fit groups from the finest to the coarsest; prediction uses the first one fitted.
+
+    Tile groups, not window groups: on held-out layers the per-window fits (fewer cases, as
+    many coefficients) generalised worse than one fit per loop nest.
+    """
+    return (fine_group_of(choice, spec), group_of(choice, spec))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -163,7 +183,7 @@ class Predictor:
         """Predicted cycles of one call of the layer's kernel."""
         choice = self.choice(spec)
         group = group_of(choice, spec)
-        fit = self.fits.get(fine_group_of(choice, spec)) or self.fits.get(group)
+        fit = next((self.fits[g] for g in groups_of(choice, spec) if g in self.fits), None)
         if fit is None:
             known = ", ".join(sorted(self.fits)) or "none"
             raise ConfigError(
