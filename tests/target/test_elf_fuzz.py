@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from elf_mutations import MUTATORS
+from .elf_mutations import MUTATORS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
