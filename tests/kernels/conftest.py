@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from mcumixq.ir.graph import Graph, TensorSpec
+from mcumixq.ir.graph import Graph, Op, TensorSpec
 from mcumixq.ir.random_graph import single_op_graph
-from mcumixq.ir.reference import run_graph_all
+from mcumixq.ir.reference import accumulate, run_graph_all
 from mcumixq.kernels.hosttest import run_layer_on_host
 from mcumixq.kernels.registry import LayerCode, render_layer
 from mcumixq.packing.layout import pack_tensor, tensor_bytes, unpack_tensor
@@ -20,6 +22,7 @@ def check_layer(
     isa: str = "m4",
     prefer: str | None = None,
     alias: bool = False,
+    mutate: Callable[[LayerCode], LayerCode] | None = None,
 ) -> LayerCode:
     """Run op `op_name` of `graph` on the host, assert bit-exactness; return its LayerCode."""
     rng = np.random.default_rng(seed)
@@ -28,6 +31,8 @@ def check_layer(
     x = rng.integers(0, 1 << x_spec.bits, size=x_spec.shape)
     values = run_graph_all(graph, x)
     code = render_layer(graph, op, "mq_layer_test", isa=isa, prefer=prefer)
+    if mutate is not None:  # negative controls: a deliberately broken layer must fail
+        code = mutate(code)
     in0 = pack_tensor(values[op.inputs[0]], graph.tensors[op.inputs[0]].bits)
     in1 = None
     if len(op.inputs) > 1:
@@ -37,19 +42,37 @@ def check_layer(
     got = run_layer_on_host(code, in0, in1, n_out, alias=alias)
     want = values[op.output]
     if got != pack_tensor(want, dst.bits):
-        raise AssertionError(_explain(code, got, want, dst))
+        acc = None
+        if op.kind in ("conv2d", "linear", "avgpool"):
+            src = graph.tensors[op.inputs[0]]
+            acc = accumulate(op, values[op.inputs[0]][None], src)[0]
+        raise AssertionError(_explain(code, got, want, dst, op, acc))
     return code
 
 
-def _explain(code: LayerCode, got_bytes: bytes, want: np.ndarray, dst: TensorSpec) -> str:
+def _explain(
+    code: LayerCode,
+    got_bytes: bytes,
+    want: np.ndarray,
+    dst: TensorSpec,
+    op: Op,
+    acc: np.ndarray | None,
+) -> str:
+    """One mismatch line: kernel, tile/scheme, first index, reference, got, acc, (M, s), bits."""
     got = unpack_tensor(got_bytes, dst.shape, dst.bits).astype(np.int64)
     bad = np.argwhere(got != want)
     if bad.size == 0:
         return f"{code.kernel}: values equal but container padding bits differ"
     idx = tuple(int(i) for i in bad[0])
+    extra = ""
+    if acc is not None and op.requant is not None:
+        c = idx[-1] if op.requant.multiplier.size > 1 else 0
+        m, s = int(op.requant.multiplier.reshape(-1)[c]), int(op.requant.shift.reshape(-1)[c])
+        extra = f", accumulator {int(acc[idx])}, (M, s) = ({m}, {s})"
     return (
         f"{code.kernel} ({code.scheme}): {len(bad)} of {want.size} outputs differ, first at "
-        f"{idx}: reference {int(want[idx])}, got {int(got[idx])}, out bits {dst.bits}"
+        f"{idx}: reference {int(want[idx])}, got {int(got[idx])}{extra}, "
+        f"w{op.w_bits}a{dst.bits}-out, out zero point {dst.zero_point}"
     )
 
 

@@ -9,6 +9,7 @@ checked in Python: the weight stream holds each weight exactly once, the folded 
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -218,3 +219,17 @@ def clamped_graph(seed: int, *, lo: int, hi: int):
     op = g.op("op")
     rq = dataclasses.replace(op.requant, act_min=lo, act_max=hi)
     return dataclasses.replace(g, ops=(dataclasses.replace(op, requant=rq),))
+
+
+@pytest.mark.parametrize("prefer", ["smlad2", "smlad2b"])
+def test_a_corrupted_weight_is_caught(prefer: str) -> None:
+    """Negative control: one flipped weight word must produce a mismatch naming the kernel."""
+
+    def corrupt(code):
+        head, tail = code.source.split("mq_layer_test_w[", 1)
+        tail = re.sub(r"0x[0-9a-f]{8}u", "0x7f7f7f7fu", tail, count=1)
+        return dataclasses.replace(code, source=head + "mq_layer_test_w[" + tail)
+
+    g = conv_graph(3, (4, 4, 8), 8, w_bits=8, a_bits=8, out_bits=8)
+    with pytest.raises(AssertionError, match=r"accumulator .*\(M, s\)"):
+        check_layer(g, "op", seed=1, prefer=prefer, mutate=corrupt)
