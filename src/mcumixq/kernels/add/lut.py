@@ -106,6 +106,7 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "describe": f"{op.name}: add {shape} a{s0.bits} + a{s1.bits} -> a{out.bits}",
         "kernel": kernel, "fn": function, "arrays": arrays, "lut2": lut2, "tbits": tbits,
         "sb0": sb0, "sb1": sb1, "sbo": sbo, "a1": s1.bits,
+        "group_bytes": [4 * sb // 8 for sb in (sb0, sb1, sbo)],
         "mask0": (1 << sb0) - 1 if sb0 < 8 else 0xFF, "mask1": (1 << sb1) - 1 if sb1 < 8 else 0xFF,
         "groups": out.size // 4,
         "act_min": int(op.requant.act_min), "act_max": int(op.requant.act_max),

@@ -128,6 +128,8 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "tap_offsets": [(dy * g.w + dx) * g.in_pb for dy in range(g.kh) for dx in range(g.kw)],
         "oh": g.oh, "ow": g.ow, "kh": g.kh, "kw": g.kw, "sh": g.sh, "sw": g.sw,
         "pb": g.in_pb, "row_bytes": g.w * g.in_pb, "words": g.in_pb // 4,
+        "x_step_bytes": g.sw * g.in_pb, "y_step_bytes": g.sh * g.w * g.in_pb,
+        "channels_per_word": 32 // g.in_sb,
         "out_pb": g.out_pb, "out_word_bytes": 4 * g.out_sb // g.in_sb,
         "m": m, "zo": g.zo,
         "act_min": int(op.requant.act_min), "act_max": int(op.requant.act_max),

@@ -71,7 +71,9 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "h": g.h, "w": g.w, "oh": g.oh, "ow": g.ow, "kh": g.kh, "kw": g.kw,
         "sh": g.sh, "sw": g.sw, "pt": g.pt, "pl": g.pl,
         "pb": g.in_pb, "row_bytes": g.w * g.in_pb,
-        "words": g.in_pb // 4, "tail": g.in_pb % 4,
+        "words": g.in_pb // 4, "tail": g.in_pb % 4, "tail_offset": 4 * (g.in_pb // 4),
+        "x_step_bytes": g.sw * g.in_pb, "y_step_bytes": g.sh * g.w * g.in_pb,
+        "channels_per_word": 32 // g.in_sb,
     }  # fmt: skip
     source = template_env(FAMILY_DIR).get_template(TEMPLATE).render(**params)
     return LayerCode(
