@@ -28,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Validate and re-render."""
-    from mcumixq.errors import InputError
+    from mcumixq.errors import InputError, VerificationError
     from mcumixq.files import atomic_write
     from mcumixq.report.plots import plot_bit_map, plot_layer_cycles
     from mcumixq.report.schema import check_report
@@ -43,7 +43,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{path}: not a JSON report ({err}); re-run 'mcumixq demo'") from err
     if not isinstance(doc, dict):
         raise InputError(f"{path}: not a report object; re-run 'mcumixq demo'")
-    check_report(doc)
+    try:
+        check_report(doc)
+    except VerificationError as err:  # a malformed file given by the user is bad input (exit 2)
+        raise InputError(f"{args.dir}/{err}; re-run 'mcumixq demo'") from err
     plots = []
     base_layers = doc["baseline_int8"].get("layers")
     if base_layers:

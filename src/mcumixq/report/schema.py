@@ -93,7 +93,8 @@ def check_report(doc: Mapping[str, Any]) -> None:
             or not isinstance(value, typ)
             or (isinstance(value, bool) and typ is not bool)
         ):
-            raise VerificationError(f"report.json: field {key!r} is {value!r}, expected {typ}")
+            names = " or ".join(t.__name__ for t in (typ if isinstance(typ, tuple) else (typ,)))
+            raise VerificationError(f"report.json: field {key!r} is {value!r}, expected {names}")
     for k in ("float", "int8", "mixed"):
         if not isinstance(doc["accuracy"].get(k), (int, float)):
             raise VerificationError(f"report.json: accuracy.{k} missing; report all three")
