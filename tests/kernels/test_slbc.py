@@ -140,7 +140,8 @@ def test_bit_exact_in_the_emulator(shape, cout, kernel, stride, pair, z, tmp_pat
 
 def test_unroll_and_blocks_follow_the_bound() -> None:
     assert slbc.unroll(511) == 4 and slbc.unroll(7) == 2 and slbc.unroll(3) == 1
-    assert slbc.unroll(511, seg=6) == 2  # the unroll divides the window row's words
+    assert slbc.unroll(511, seg=6) == 6  # the unroll divides the window row's words
+    assert slbc.unroll(18, seg=24) == 6  # n = 18 steps per block, 3 loop iterations
     assert slbc.block_words(18) == 16  # n rounded down to the unroll
     assert slbc.block_words(5000) == 1020  # capped by ADDW's immediate
 

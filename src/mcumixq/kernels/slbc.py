@@ -146,7 +146,7 @@ STEP_CYCLES, LOOP_CYCLES, BLOCK_CYCLES = 16.0, 6.0, 69.0
 
 
 def unroll(steps: int, seg: int = 4) -> int:
-    """Steps per asm loop iteration (8, 4, 2 or 1, dividing the segment length `seg`) minimising
+    """Steps per asm loop iteration (1..8, dividing the segment length `seg`) minimising
     cycles per step for the bound n: blocks hold n rounded down to the unroll, so a larger
     unroll can cost extractions."""
 
@@ -155,7 +155,7 @@ def unroll(steps: int, seg: int = 4) -> int:
         n -= n % u
         return STEP_CYCLES + LOOP_CYCLES / u + BLOCK_CYCLES / n if n else float("inf")
 
-    return min((u for u in (8, 4, 2, 1) if seg % u == 0), key=per_step)
+    return min((u for u in range(8, 0, -1) if seg % u == 0), key=per_step)
 
 
 def block_words(steps: int, seg: int = 4) -> int:
