@@ -86,6 +86,10 @@ static inline int32_t mq_dw_sext(uint32_t v, int bits)
     return mq_s32(((v & ((m << 1) - 1u)) ^ m) - m);
 }
 
+/* (lo(x), lo(y)): PKHBT x, y, LSL #16. Pairs the third tap column of rows 0 and 1 so one
+ * SMLAD covers both rows (one weight register fewer in the PX-PAR and stride-2 loops). */
+static inline uint32_t mq_dw_pack_lo(uint32_t x, uint32_t y) { return (x & 0xFFFFu) | (y << 16); }
+
 /* Unsigned field of `bits` bits at bit position `pos` of a little-end-first bit stream whose
  * array has one padding byte at the end (weights are stored at w_bits each, offset by -w_min). */
 static inline uint32_t mq_dw_field(const uint8_t *stream, uint32_t pos, uint32_t bits)
