@@ -82,6 +82,11 @@ def _quant_config(args: argparse.Namespace) -> Any:
 def _check(args: argparse.Namespace) -> None:
     from mcumixq.errors import ConfigError
 
+    if args.epochs < 1:
+        raise ConfigError(f"--epochs {args.epochs} must be >= 1")
+    for flag in ("lr", "float_lr"):
+        if not getattr(args, flag) > 0:
+            raise ConfigError(f"--{flag.replace('_', '-')} {getattr(args, flag)} must be > 0")
     if args.float_epochs < 0:
         raise ConfigError(f"--float-epochs {args.float_epochs} must be >= 0")
     if args.batch_size < 1:
