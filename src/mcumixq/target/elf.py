@@ -84,10 +84,14 @@ class ElfImage:
 
 def _symbols(elf: object) -> dict[str, Symbol]:
     """Global and local named symbols; for duplicate names the global (or first) one wins."""
+    from elftools.elf.sections import SymbolTableSection
+
     table = elf.get_section_by_name(".symtab")  # type: ignore[attr-defined]
     out: dict[str, Symbol] = {}
     if table is None:
         return out
+    if not isinstance(table, SymbolTableSection):  # a damaged sh_type (found by fuzzing)
+        raise ValueError(".symtab is not a symbol table section")
     kinds = {"STT_FUNC": "func", "STT_OBJECT": "object"}
     for sym in table.iter_symbols():
         if not sym.name or sym["st_shndx"] == "SHN_UNDEF" or sym.name.startswith("$"):
