@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,6 +42,7 @@ class Case:
     expect: str  # substring of the one error line
     outputs: tuple[str, ...] = ()  # paths (under {d}) that must not exist afterwards
     needs: tuple[str, ...] = field(default=())  # 'toolchain' and/or a subcommand name
+    env: tuple[tuple[str, str], ...] = ()  # extra environment variables
 
 
 def _rezip(data: bytes, edit: Callable[[dict], None]) -> bytes:
@@ -79,6 +82,50 @@ def _write_graphs(d: Path) -> None:
     (d / "unknown_op.mqz").write_bytes(_rezip(good, _unknown_op))
     # 96x96x16 input at 8 bits = 147 KiB: more than the F446RE's 128 KiB of SRAM.
     save_graph(single_op_graph(rng, "maxpool", in_shape=(96, 96, 16)), d / "big.mqz")
+
+
+class _Payload:
+    """Unpickling this runs a shell command: what a hostile model.pt would carry."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _write_checkpoints(d: Path) -> None:
+    """A float MLP checkpoint for 8x8 digits, and damaged copies of it."""
+    import pickle
+
+    import torch
+
+    from mcumixq.quant import ModelSpec, save_checkpoint
+
+    spec = ModelSpec(name="mlp", in_channels=1, in_size=(8, 8), num_classes=10, width=0.25)
+    torch.manual_seed(0)
+    save_checkpoint(d / "ck", spec.build(), spec=spec, config=None)
+    weights = (d / "ck" / "model.pt").read_bytes()
+    damaged = {
+        "ck_pickle": pickle.dumps(_Payload(d / "PWNED")),
+        "ck_truncated": weights[: len(weights) // 3],
+        "ck_shapes": _zero_state(weights),
+    }
+    for name, blob in damaged.items():
+        shutil.copytree(d / "ck", d / name)
+        (d / name / "model.pt").write_bytes(blob)
+    shutil.copytree(d / "ck", d / "ck_config")
+    (d / "ck_config" / "config.json").write_text("{")
+
+
+def _zero_state(weights: bytes) -> bytes:
+    """The same parameter names with 1-element tensors: a checkpoint of another model."""
+    import torch
+
+    state = torch.load(io.BytesIO(weights), weights_only=True)
+    buf = io.BytesIO()
+    torch.save({k: torch.zeros(1) for k in state}, buf)
+    return buf.getvalue()
 
 
 FAULT_C = """
@@ -122,6 +169,25 @@ def _run(name: str, argv: tuple[str, ...], expect: str, needs: tuple[str, ...] =
     return Case(f"run: {name}", ("run", *argv), 2, expect, (), needs)
 
 
+def _train(name: str, extra: tuple[str, ...], expect: str) -> Case:
+    argv = ("train", "--dataset", "digits", "--limit", "50", "--out", "{d}/ck_out", *extra)
+    return Case(f"train: {name}", argv, 2, expect, ("ck_out",))
+
+
+def _export(name: str, checkpoint: str, expect: str) -> Case:
+    argv = ("export", f"{{d}}/{checkpoint}", "--out", "{d}/out.mqz")
+    return Case(f"export: {name}", argv, 2, expect, ("out.mqz",))
+
+
+def _eval(name: str, argv: tuple[str, ...], expect: str) -> Case:
+    return Case(f"eval: {name}", ("eval", *argv, "--limit", "50"), 2, expect)
+
+
+def _search(command: str, name: str, extra: tuple[str, ...], expect: str) -> Case:
+    argv = (command, "--out", "{d}/s_out", "--dataset", "digits", *extra)
+    return Case(f"{command}: {name}", argv, 2, expect, ("s_out",))
+
+
 def _cases() -> list[Case]:
     tc = ("toolchain",)
     return [
@@ -154,6 +220,46 @@ def _cases() -> list[Case]:
         _bench("w_bits 9", "--pairs", "9/4", "w_bits=9"),
         _bench("bits '4.5'", "--pairs", "4.5/4", "'4.5'"),
         _bench("unknown layer", "--shapes", "L9", "L9"),
+        _deploy("--gcc /nonexistent/gcc", "good.mqz", "'/nonexistent/gcc' not found",
+                "--gcc", "/nonexistent/gcc"),
+        Case(
+            "deploy: MCUMIXQ_ARM_GCC points nowhere",
+            ("deploy", "{d}/good.mqz", "--out", "{d}/fw"), 2, "'/nowhere/gcc' not found",
+            ("fw",), env=(("MCUMIXQ_ARM_GCC", "/nowhere/gcc"),),
+        ),
+        _train("w_bits 1", ("--bits", "1/4"), "w_bits=1"),
+        _train("a_bits 9", ("--bits", "4/9"), "a_bits=9"),
+        _train("bits '4.5'", ("--bits", "4.5/4"), "'4.5'"),
+        Case(
+            "train: missing dataset",
+            ("train", "--dataset", "fashion-mnist", "--data-dir", "{d}/nodata", "--out", "{d}/o"),
+            2, "Fashion-MNIST not found in", ("o",),
+        ),
+        Case(
+            "train: folder dataset without --data-dir",
+            ("train", "--dataset", "folder", "--out", "{d}/o"), 2, "pass --data-dir", ("o",),
+        ),
+        _train("unknown model", ("--model", "vit"), "unknown model 'vit'"),
+        _train("missing bit map", ("--bits-map", "{d}/none.json"), "none.json"),
+        _train("--epochs 0", ("--epochs", "0"), "epochs=0"),
+        _export("missing checkpoint", "none", "not a checkpoint"),
+        _export(".mqz as checkpoint", "good.mqz", "not a checkpoint directory"),
+        _export("pickle payload in model.pt", "ck_pickle", "corrupt or foreign weights"),
+        _export("truncated model.pt", "ck_truncated", "corrupt or foreign weights"),
+        _export("weights of another model", "ck_shapes", "corrupt or foreign weights"),
+        _export("garbled config.json", "ck_config", "corrupt checkpoint config"),
+        _eval("missing target", ("{d}/none.mqz",), "none.mqz"),
+        _eval("truncated .mqz", ("{d}/truncated.mqz",), "not an mcumixq graph"),
+        _eval("graph vs dataset shape", ("{d}/good.mqz", "--dataset", "digits"), "(8, 8, 1)"),
+        _eval("pickle payload checkpoint", ("{d}/ck_pickle", "--dataset", "digits"), "foreign"),
+        _search("search", "w_bits candidate 1", ("--w-bits", "1,4"), "w_bits=1"),
+        _search("search", "pinned pair 9/9", ("--fix-first", "9/9"), "w_bits=9"),
+        _search("search", "negative latency budget", ("--latency-ms", "-1"), "latency_ms=-1"),
+        _search("pareto", "fractions 'x'", ("--fractions", "0.3,x"), "--fractions"),
+        _search("demo", "a_bits '4.5'", ("--a-bits", "4.5"), "'4.5'"),
+        Case("report: missing dir", ("report", "{d}/nodir"), 2, "report.json: not found"),
+        Case("report: malformed report.json", ("report", "{d}/rep"), 2, "field 'dataset'"),
+        Case("calibrate: --workers 0", ("calibrate", "--workers", "0"), 2, "--workers 0"),
         Case("usage: unknown command", ("frobnicate",), 2, "invalid choice: 'frobnicate'"),
         Case("usage: missing argument", ("run",), 2, "required: ELF"),
     ]  # fmt: skip
@@ -166,6 +272,9 @@ CASES = _cases()
 def files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, bool]]:
     d = tmp_path_factory.mktemp("bad")
     _write_graphs(d)
+    _write_checkpoints(d)
+    (d / "rep").mkdir()
+    (d / "rep" / "report.json").write_text('{"dataset": 3}')
     yield d, _write_elves(d)
 
 
@@ -221,29 +330,12 @@ def test_bad_input(case: Case, files: tuple[Path, bool], report: list) -> None:
     if not command.startswith("frob") and command not in _available():
         pytest.skip(f"'mcumixq {command}' is not installed yet")
     argv = [a.replace("{d}", str(d)) for a in case.argv]
-    proc = mcumixq(argv, d)
+    proc = mcumixq(argv, d, env={**os.environ, **dict(case.env)})
     line = assert_one_clean_line(proc, case.code, case.expect)
     for name in case.outputs:
         assert _leftovers(d, name) == [], name
+    assert not (d / "PWNED").exists(), "a pickle in a user file ran code"
     report.append((case.name, proc.returncode, line.replace(str(d), "DIR")))
-
-
-@pytest.mark.toolchain
-def test_missing_toolchain_is_one_line(files: tuple[Path, bool], report: list) -> None:
-    """A compiler path that points nowhere (and no zig) is a ToolchainError before any output."""
-    d, _ = files
-    if "--gcc" not in _deploy_options():
-        pytest.skip("deploy has no --gcc option yet")
-    argv = ["deploy", str(d / "good.mqz"), "--out", str(d / "fw"), "--gcc", "/nonexistent/gcc"]
-    proc = mcumixq(argv, d)
-    line = assert_one_clean_line(proc, 2, "/nonexistent/gcc")
-    assert _leftovers(d, "fw") == []
-    report.append(("deploy: --gcc /nonexistent/gcc", proc.returncode, line.replace(str(d), "DIR")))
-
-
-def _deploy_options() -> set[str]:
-    sub = build_parser()._subparsers._group_actions[0].choices["deploy"]  # type: ignore[union-attr]
-    return {s for a in sub._actions for s in a.option_strings}
 
 
 @pytest.mark.toolchain
@@ -272,3 +364,44 @@ def test_ctrl_c_during_build_exits_130_and_writes_nothing(
     line = assert_one_clean_line(done, 130, "interrupted")
     assert _leftovers(d, "fw_int") == []
     report.append(("deploy: Ctrl-C during the build", proc.returncode, line))
+
+
+def test_ctrl_c_during_training_exits_130(files: tuple[Path, bool], report: list) -> None:
+    """SIGINT mid-training: exit 130, one line; what is on disk is a whole epoch or nothing."""
+    d, _ = files
+    out = d / "ck_int"
+    argv = ["train", "--dataset", "digits", "--model", "mlp", "--limit", "300", "--epochs", "500"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mcumixq", *argv, "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=d,
+    )  # fmt: skip
+    time.sleep(10)  # past the imports and data loading, inside the epoch loop
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=TIMEOUT_S)
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, "", err)
+    line = assert_one_clean_line(done, 130, "interrupted")
+    assert [p for p in d.iterdir() if p.name.startswith(".ck_int")] == []
+    if out.exists():  # checkpointed epochs are complete files, each written atomically
+        assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+            "config.json",
+            "metrics.json",
+            "model.pt",
+        ]
+        assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+    report.append(("train: Ctrl-C during training", proc.returncode, line))
+
+
+def test_unsupported_layer_names_it_and_the_supported_ops(report: list) -> None:
+    """The Python API path of a user's own model (no CLI command takes an arbitrary module)."""
+    import torch
+    from torch import nn
+
+    from mcumixq.errors import UnsupportedModelError
+    from mcumixq.quant import QuantConfig, prepare_qat
+
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.GELU(), nn.Flatten(), nn.Linear(144, 10))
+    with pytest.raises(UnsupportedModelError) as info:
+        prepare_qat(model, QuantConfig(), torch.zeros(2, 1, 8, 8))
+    message = str(info.value)
+    assert "\n" not in message and "'1' (GELU)" in message and "Conv2d" in message
+    report.append(("api: prepare_qat on a model with nn.GELU", 2, message))
