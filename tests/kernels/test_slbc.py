@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mcumixq.ir.builder import GraphBuilder
 from mcumixq.ir.graph import Graph
@@ -174,3 +176,23 @@ def test_arm_gcc_builds_warning_free(family, pair, kernel, stride, tmp_path) -> 
            str(tmp_path / "layer.o")]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    pair=st.sampled_from(CHPAR_PAIRS),
+    h=st.integers(1, 6),
+    w=st.integers(1, 7),
+    cin=st.integers(1, 40),
+    cout=st.integers(1, 19),
+    kernel=st.sampled_from([1, 2, 3, 5]),
+    stride=st.integers(1, 2),
+    z=st.integers(0, 3),
+    seed=st.integers(0, 1000),
+)
+def test_random_layers_on_host(pair, h, w, cin, cout, kernel, stride, z, seed) -> None:
+    """Random geometry (windows larger than the image, odd rows, tails) stays bit-exact."""
+    z = min(z, (1 << pair.a) - 1)
+    g = conv_graph(seed, (h, w, cin), cout, w_bits=pair.w, a_bits=pair.a, out_bits=2 + seed % 7,
+                   kernel=kernel, stride=stride, zero_point=z)  # fmt: skip
+    run_slbc(g, seed=seed)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mcumixq.ir.builder import GraphBuilder
 from mcumixq.ir.graph import Graph
@@ -109,3 +111,23 @@ def test_bit_exact_in_the_emulator(shape, cout, kernel, stride, pair, z, tmp_pat
     r = bench_case(g, "op", out_dir=tmp_path / "case", prefer="slbc_px")
     assert r.bit_exact, f"{r.kernel}: {r.first_mismatch}"
     assert r.scheme == "pxpar4" and r.cycles > 0
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    pair=st.sampled_from(PXPAR_PAIRS),
+    h=st.integers(1, 6),
+    w=st.integers(1, 9),
+    cin=st.integers(1, 40),
+    cout=st.integers(1, 11),
+    kernel=st.sampled_from([1, 2, 3, 5]),
+    stride=st.integers(1, 2),
+    z=st.integers(0, 3),
+    seed=st.integers(0, 1000),
+)
+def test_random_layers_on_host(pair, h, w, cin, cout, kernel, stride, z, seed) -> None:
+    """Random geometry (quad tails, windows larger than the image, channel tails)."""
+    z = min(z, (1 << pair.a) - 1)
+    g = conv_graph(seed, (h, w, cin), cout, w_bits=pair.w, a_bits=pair.a, out_bits=2 + seed % 7,
+                   kernel=kernel, stride=stride, zero_point=z)  # fmt: skip
+    run_pxpar(g, seed=seed)
