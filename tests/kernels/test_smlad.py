@@ -82,6 +82,9 @@ def test_linear(pair: str, shape: tuple[int, ...]) -> None:
     g = conv_graph(3, shape, 10, kind="linear", w_bits=p.w, a_bits=p.a, out_bits=8)
     code = check_layer(g, "op", seed=1, prefer="smlad2")
     assert code.kernel.startswith(f"mq_fc_{pair}_nc_1x1_")
+    steps = smlad.stream_order(conv_geometry(g, g.op("op"))).shape[0]
+    if code.kernel.endswith("_2x4c2__m4_smlad2"):  # one pixel: plain stream, 1 px x 4 ch core
+        assert "mq_smlad2_core1_u" in code.source and code.scratch_bytes == 4 * steps
 
 
 def test_weight_stream_holds_every_weight_once() -> None:

@@ -245,6 +245,7 @@ def _block_params(
         )
     )
     fast = is_fast(g)
+    onepx = g.oh * g.ow == 1 and not compact  # linear: no duplicate pixel, 1 px x 4 ch core
     words_per_tap = g.in_pixel_bytes // 4
     if fast:  # lane words written by the word unpack, then zero tail up to `steps`
         real_steps = g.kh * g.kw * words_per_tap * 16 // g.in_sb
@@ -263,9 +264,15 @@ def _block_params(
         "words_per_tap": words_per_tap,
         "lanes_per_tap": words_per_tap * 16 // g.in_sb,
         "tail_words": steps - real_steps,
-        "scratch": 8 * steps,
+        "scratch": (4 if onepx else 8) * steps,
         "compact": compact,
-        "fused": fastrq and not compact and g.act_min == 0 and g.act_max == (1 << g.out_bits) - 1,
+        "onepx": onepx,
+        "ps": 1 if onepx else 2,
+        "fused": fastrq
+        and not compact
+        and g.oh * g.ow > 1
+        and g.act_min == 0
+        and g.act_max == (1 << g.out_bits) - 1,
         "nfull": nb if g.cout % 4 == 0 else nb - 1,
     }
     return params, weight_bytes, 4 * nb

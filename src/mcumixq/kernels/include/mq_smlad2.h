@@ -129,4 +129,94 @@ static inline __attribute__((always_inline)) void mq_smlad2_core_u2(mq_smlad2_ar
 #endif
 }
 
+/* One pixel (linear layers, 1-pixel outputs): plain stream word j = x[k0] | x[k1] << 16, the
+ * same 4-channel weight stream; per step 5 grouped LDR (6 cycles) + 4 SMLAD for 8 MAC. */
+typedef struct {
+    const uint32_t *pa;     /* +0  activation stream (1 pixel) */
+    const uint32_t *pw;     /* +4  weight stream (4 ch interleaved) */
+    const int32_t *bias;    /* +8  bias of the 4 channels */
+    const uint32_t *pa_end; /* +12 end of the activation stream */
+    int32_t acc[4];         /* +16 out: acc[c] */
+} mq_smlad2_args1;
+
+#define MQ_SMLAD2_STEP1                                                                            \
+    "ldr r6, [r0], #4\n\t"                                                                         \
+    "ldr r8, [r1], #4\n\t"                                                                         \
+    "ldr r9, [r1], #4\n\t"                                                                         \
+    "ldr r10, [r1], #4\n\t"                                                                        \
+    "ldr r11, [r1], #4\n\t"                                                                        \
+    "smlad r2, r6, r8, r2\n\t"                                                                     \
+    "smlad r3, r6, r9, r3\n\t"                                                                     \
+    "smlad r4, r6, r10, r4\n\t"                                                                    \
+    "smlad r5, r6, r11, r5\n\t"
+
+/* Plain C 1-pixel core. */
+static inline void mq_smlad2_core1_c(mq_smlad2_args1 *args)
+{
+    const uint32_t *pa = args->pa;
+    const uint32_t *pw = args->pw;
+    for (int c = 0; c < 4; ++c) {
+        args->acc[c] = args->bias[c];
+    }
+    while (pa != args->pa_end) {
+        for (int c = 0; c < 4; ++c) {
+            args->acc[c] = mq_smlad(pa[0], pw[c], args->acc[c]);
+        }
+        pa += 1;
+        pw += 4;
+    }
+}
+
+#if MQ_HAVE_DSP && defined(__thumb2__)
+#define MQ_SMLAD2_ASM1(STEPS)                                                                      \
+    register mq_smlad2_args1 *r0_args __asm__("r0") = args;                                        \
+    __asm__ volatile("ldr r12, [r0, #12]\n\t"                                                      \
+                     "push {r0}\n\t"                                                               \
+                     "ldr r1, [r0, #4]\n\t"                                                        \
+                     "ldr r2, [r0, #8]\n\t"                                                        \
+                     "ldr r0, [r0]\n\t"                                                            \
+                     "ldm r2, {r2-r5}\n\t"                                                         \
+                     "1:\n\t" STEPS "cmp r0, r12\n\t"                                              \
+                     "bne 1b\n\t"                                                                  \
+                     "pop {r0}\n\t"                                                                \
+                     "adds r0, #16\n\t"                                                            \
+                     "stm r0, {r2-r5}\n\t"                                                         \
+                     : "+r"(r0_args)                                                               \
+                     :                                                                             \
+                     : "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc", \
+                       "memory")
+#endif
+
+/* 1-pixel cores with 8, 4 or 2 steps per iteration (stream length a multiple of that). */
+static inline __attribute__((always_inline)) void mq_smlad2_core1_u8(mq_smlad2_args1 *args)
+{
+#if MQ_HAVE_DSP && defined(__thumb2__)
+    MQ_SMLAD2_ASM1(MQ_SMLAD2_STEP1 MQ_SMLAD2_STEP1 MQ_SMLAD2_STEP1 MQ_SMLAD2_STEP1
+                       MQ_SMLAD2_STEP1 MQ_SMLAD2_STEP1 MQ_SMLAD2_STEP1 MQ_SMLAD2_STEP1);
+#else
+    MQ_ASSERT((args->pa_end - args->pa) % 8 == 0 && args->pa_end != args->pa);
+    mq_smlad2_core1_c(args);
+#endif
+}
+
+static inline __attribute__((always_inline)) void mq_smlad2_core1_u4(mq_smlad2_args1 *args)
+{
+#if MQ_HAVE_DSP && defined(__thumb2__)
+    MQ_SMLAD2_ASM1(MQ_SMLAD2_STEP1 MQ_SMLAD2_STEP1 MQ_SMLAD2_STEP1 MQ_SMLAD2_STEP1);
+#else
+    MQ_ASSERT((args->pa_end - args->pa) % 4 == 0 && args->pa_end != args->pa);
+    mq_smlad2_core1_c(args);
+#endif
+}
+
+static inline __attribute__((always_inline)) void mq_smlad2_core1_u2(mq_smlad2_args1 *args)
+{
+#if MQ_HAVE_DSP && defined(__thumb2__)
+    MQ_SMLAD2_ASM1(MQ_SMLAD2_STEP1 MQ_SMLAD2_STEP1);
+#else
+    MQ_ASSERT((args->pa_end - args->pa) % 2 == 0 && args->pa_end != args->pa);
+    mq_smlad2_core1_c(args);
+#endif
+}
+
 #endif /* MQ_SMLAD2_H */
