@@ -16,7 +16,7 @@ instance: a Predictor is a value owned by its caller, not shared module state.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -172,11 +172,17 @@ class Predictor:
     choices: dict[str, KernelChoice] = field(default_factory=dict)
 
     def choice(self, spec: LayerSpec) -> KernelChoice:
-        """The kernel choice for `spec` (memoised)."""
-        hit = self.choices.get(spec.key)
+        """The kernel choice for `spec` (memoised per spec at out_bits = a_bits).
+
+        The registry picks families and tiles from the input side (bits, K, channels); the
+        output width only changes the store, which the features price. Keying choices without
+        it saves a render per output width when the search prices neighbouring bit maps.
+        """
+        probe = replace(spec, out_bits=spec.a_bits)
+        hit = self.choices.get(probe.key)
         if hit is None:
-            hit = choose_kernel(spec, isa=self.isa)
-            self.choices[spec.key] = hit
+            hit = choose_kernel(probe, isa=self.isa)
+            self.choices[probe.key] = hit
         return hit
 
     def predict(self, spec: LayerSpec) -> float:
