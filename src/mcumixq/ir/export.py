@@ -32,8 +32,8 @@ from mcumixq.numerics import (
     quantize_multiplier,
 )
 from mcumixq.quant import rules
-from mcumixq.quant.modules import QAdd, QConv2d, QLinear
-from mcumixq.quant.quantizers import ActQuant, InputQuant, round_half_up
+from mcumixq.quant.modules import QAdd, QConv2d, QLinear, activation_clamp
+from mcumixq.quant.quantizers import ActQuant, InputQuant
 
 INPUT_NAME = "input"
 INPUT_RULE = "q = (pixel * (2**bits - 1) + 127) // 255"
@@ -65,16 +65,6 @@ def _multipliers(ratios: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         np.array([m for m, _ in pairs], dtype=np.int32),
         np.array([s for _, s in pairs], dtype=np.int32),
     )
-
-
-def _clamp(act: str, z: int, bits: int, step: Tensor) -> tuple[int, int]:
-    """Integer clamp of a tensor with the folded ReLU/ReLU6, as the fake-quant forward has it."""
-    lo, hi = a_range(bits)
-    if act in ("relu", "relu6"):
-        lo = max(lo, z)
-    if act == "relu6":
-        hi = min(hi, z + int(round_half_up(torch.tensor(6.0) / step)))
-    return lo, hi
 
 
 class _Exporter:
@@ -171,7 +161,7 @@ class _Exporter:
         out = self.tensors[self.add_tensor(name, qnode, quant)]
         src = self.tensors[pending.source]
         step = quant.step_for(out.bits).detach()
-        lo, hi = _clamp(pending.act, out.zero_point, out.bits, step)
+        lo, hi = activation_clamp(pending.act, out.zero_point, out.bits, step)
         mod = pending.module
         if isinstance(mod, (QConv2d, QLinear)):
             self.ops.append(self.weighted(name, mod, src, out, (lo, hi)))

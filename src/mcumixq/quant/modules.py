@@ -23,6 +23,23 @@ from mcumixq.quant.quantizers import ActQuant, InputQuant, WeightQuant, round_ha
 ACTIVATIONS = ("none", "relu", "relu6")
 
 
+def activation_clamp(act: str, zero: int, bits: int, step: Tensor) -> tuple[int, int]:
+    """Integer clamp [lo, hi] of a quantized tensor with a folded ReLU/ReLU6.
+
+    ReLU clamps at the zero point; ReLU6 also at z + round(6 / step), computed in float32 as
+    the fake-quant forward divides, so export and training agree on the top code.
+    """
+    if act not in ACTIVATIONS:
+        raise ValueError(f"act must be one of {ACTIVATIONS}, got {act!r}")
+    lo, hi = a_range(bits)
+    if act == "none":
+        return lo, hi
+    if act == "relu6":
+        six = torch.tensor(6.0, dtype=torch.float32)
+        hi = min(hi, zero + int(round_half_up(six / step.float().cpu())))
+    return max(lo, zero), hi
+
+
 class _QWeighted(nn.Module):
     """Shared state of QConv2d and QLinear: weight, bias, bits, quantizers."""
 
@@ -158,14 +175,8 @@ class QAdd(nn.Module):
     def clamp_range(self, bits: int | None = None) -> tuple[int, int]:
         """Integer output clamp [act_min, act_max] including the folded activation."""
         b = self.out_quant.bits if bits is None else bits
-        z, qmax = self.out_quant.zero_for(b), a_range(b)[1]
-        if self.act == "none":
-            return 0, qmax
-        hi = qmax
-        if self.act == "relu6":
-            step = float(self.out_quant.step_for(b).detach())
-            hi = min(qmax, z + int(round_half_up(torch.tensor(6.0 / step))))
-        return max(z, 0), hi
+        step = self.out_quant.step_for(b).detach()
+        return activation_clamp(self.act, self.out_quant.zero_for(b), b, step)
 
     def forward(self, x0: Tensor, x1: Tensor, bits: int | None = None) -> Tensor:
         quant = self.out_quant
