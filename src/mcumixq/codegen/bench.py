@@ -17,8 +17,7 @@ from typing import Any
 import numpy as np
 
 from mcumixq.codegen.deploy import random_samples
-from mcumixq.codegen.firmware import build_firmware, emulate_selftest
-from mcumixq.codegen.project import render_project, write_files
+from mcumixq.codegen.firmware import build_and_run
 from mcumixq.errors import ConfigError, EmulationError, ToolchainError, UnsupportedModelError
 from mcumixq.files import atomic_dir, atomic_write, write_json
 from mcumixq.ir.graph import Graph, Op, op_bits, op_macs
@@ -143,18 +142,17 @@ def bench_case(
     expected = run_graph(graph, x)
     out = Path(out_dir)
     with atomic_dir(out) as tmp:
-        project, texts = render_project(
+        project, fw, run = build_and_run(
             graph,
+            tmp,
             board=DEFAULT_BOARD,
             samples=x,
             expected=expected,
             prefer={op_name: prefer} if prefer else None,
             function_names={op_name: kernel},
             isa=isa,
+            board_main=False,
         )
-        write_files(texts, tmp)
-        fw = build_firmware(project, tmp, board_main=False)
-        run = emulate_selftest(project, tmp / fw.selftest_elf, graph, expected)
     cycles = run.inclusive.get(kernel, 0)
     macs = op_macs(graph, op)
     w_bits, a_bits = op_bits(graph, op)

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from mcumixq.codegen.firmware import SelftestRun, build_firmware, emulate_selftest
-from mcumixq.codegen.project import Prefer, Project, render_project, write_files
+from mcumixq.codegen.firmware import SelftestRun, build_and_run
+from mcumixq.codegen.project import Prefer, Project
 from mcumixq.errors import ConfigError, VerificationError
 from mcumixq.files import atomic_dir, write_json
 from mcumixq.ir.graph import Graph
@@ -112,12 +112,9 @@ def deploy(
     expected = run_graph(graph, x)
     out = Path(out_dir)
     with atomic_dir(out) as tmp:
-        project, texts = render_project(
-            graph, board=board, samples=x, expected=expected, prefer=prefer, isa=isa
+        project, fw, run = build_and_run(
+            graph, tmp, board=board, samples=x, expected=expected, prefer=prefer, isa=isa
         )
-        write_files(texts, tmp)
-        fw = build_firmware(project, tmp, toolchain=toolchain)
-        run = emulate_selftest(project, tmp / fw.selftest_elf, graph, expected)
         n = project.n_samples
         total = run.inclusive.get("mq_model_run", 0)
         result = DeployResult(

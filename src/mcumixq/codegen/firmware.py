@@ -7,13 +7,14 @@ and element instead of only counting, which is what a kernel author needs to deb
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from mcumixq.codegen.mains import SAMPLES_ARRAY, output_stride
-from mcumixq.codegen.project import Project
+from mcumixq.codegen.project import Prefer, Project, render_project, write_files
 from mcumixq.errors import EmulationError
 from mcumixq.ir.graph import Graph, op_macs
 from mcumixq.packing.layout import tensor_bytes, unpack_tensor
@@ -135,3 +136,30 @@ def emulate_selftest(
         sram_bytes=run.sram_bytes,
         stack_bytes=run.stack_bytes,
     )
+
+
+def build_and_run(
+    graph: Graph,
+    root: Path,
+    *,
+    board: str,
+    samples: np.ndarray,
+    expected: np.ndarray,
+    prefer: Prefer = None,
+    function_names: Mapping[str, str] | None = None,
+    isa: str = "m4",
+    board_main: bool = True,
+) -> tuple[Project, Firmware, SelftestRun]:
+    """Write the project into the (empty, caller-owned) directory `root`, build it, run it."""
+    project, texts = render_project(
+        graph,
+        board=board,
+        samples=samples,
+        expected=expected,
+        prefer=prefer,
+        function_names=function_names,
+        isa=isa,
+    )
+    write_files(texts, root)
+    fw = build_firmware(project, root, board_main=board_main)
+    return project, fw, emulate_selftest(project, root / fw.selftest_elf, graph, expected)
