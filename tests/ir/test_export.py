@@ -175,3 +175,21 @@ def test_relu6_add_adaptive_pool_export(bits: str) -> None:
     # float32 can land on the other side of a rounding tie (seen: 76.500002 vs 76.49999 in the
     # 36-tap average), so a code may differ by one, rarely
     assert np.abs(ref - fake).max() <= 1 and (ref == fake).mean() >= 0.97
+
+
+class _LinearOnMap(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3)
+        self.relu = nn.ReLU()
+        self.fc = nn.Linear(4, 3)  # applied to the last (W) axis of a 4-D map
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.relu(self.conv(x)))
+
+
+def test_linear_on_a_feature_map_is_refused() -> None:
+    x = torch.rand(2, 1, 6, 6)
+    qat = prepare_qat(_LinearOnMap(), QuantConfig(), x)
+    with pytest.raises(ConfigError, match=r"'fc' reads a 4-D tensor"):
+        export_graph(qat, x, name="bad")

@@ -106,7 +106,14 @@ class _Exporter:
         elif isinstance(mod, ActQuant):
             self.finish(self.pending.pop(node.args[0]), node, mod)  # type: ignore[arg-type]
         elif isinstance(mod, (QConv2d, QLinear)):
-            self.pending[node] = _Pending(node, mod, self.tensor_of[node.args[0]])
+            src: fx.Node = node.args[0]  # type: ignore[assignment]
+            dims = len(src.meta["tensor_meta"].shape)
+            if isinstance(mod, QLinear) and dims != 2:
+                raise ConfigError(
+                    f"linear {mod.fqn!r} reads a {dims}-D tensor; flatten it to "
+                    "(batch, features) first, e.g. torch.flatten(x, 1)"
+                )
+            self.pending[node] = _Pending(node, mod, self.tensor_of[src])
         elif isinstance(mod, QAdd):
             self.add_op(node, mod)
         else:
