@@ -34,7 +34,10 @@ class Tile:
 
     def __post_init__(self) -> None:
         if self.pixels not in (1, 2) or self.channels not in (2, 4, 6, 8):
-            raise ConfigError(f"tile {self.pixels}x{self.channels} unsupported; use 2x4")
+            raise ConfigError(
+                f"tile {self.pixels}x{self.channels} unsupported; use 1 or 2 pixels x 2, 4, 6 or 8 "
+                "channels (the chpar kernels use 2x8)"
+            )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
