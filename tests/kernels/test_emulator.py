@@ -94,12 +94,15 @@ def test_smlad2b_bit_exact_in_the_emulator(shape, cout, kernel, stride, pair, z,
 
 
 @pytest.mark.emulator
-@pytest.mark.parametrize("pair", ["w8a8", "w2a4"])
-def test_smlad2_linear_in_the_emulator(pair: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("prefer", ["smlad2", "smlad2b"])
+@pytest.mark.parametrize(("pair", "shape"), [("w8a8", (3, 3, 8)), ("w2a4", (64,))])
+def test_linear_in_the_emulator(pair: str, shape, prefer: str, tmp_path: Path) -> None:
+    """Linear layers take the one-pixel cores (1 px x 4 ch) of both families."""
     p = BitPair.parse(pair)
-    g = conv_graph(1, (3, 3, 8), 10, kind="linear", w_bits=p.w, a_bits=p.a, out_bits=8)
-    r = bench_case(g, "op", out_dir=tmp_path / "case", prefer="smlad2")
+    g = conv_graph(1, shape, 10, kind="linear", w_bits=p.w, a_bits=p.a, out_bits=8 - p.w // 2)
+    r = bench_case(g, "op", out_dir=tmp_path / "case", prefer=prefer)
     assert r.bit_exact, f"{r.kernel}: {r.first_mismatch}"
+    assert "_1x4c" in r.kernel
 
 
 @pytest.mark.emulator

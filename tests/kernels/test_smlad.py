@@ -83,8 +83,13 @@ def test_linear(pair: str, shape: tuple[int, ...]) -> None:
     code = check_layer(g, "op", seed=1, prefer="smlad2")
     assert code.kernel.startswith(f"mq_fc_{pair}_nc_1x1_")
     steps = smlad.stream_order(conv_geometry(g, g.op("op"))).shape[0]
-    if code.kernel.endswith("_2x4c2__m4_smlad2"):  # one pixel: plain stream, 1 px x 4 ch core
-        assert "mq_smlad2_core1_u" in code.source and code.scratch_bytes == 4 * steps
+    code_b = check_layer(g, "op", seed=2, prefer="smlad2b")
+    if smlad.is_small(conv_geometry(g, g.op("op"))):  # K <= 32, element path: small kernel
+        assert code.kernel.endswith("_2x1c2__m4_smlad2") and code_b.kernel == code.kernel
+        return
+    assert code.kernel.endswith("_1x4c2__m4_smlad2")  # one pixel: plain stream, 1 px x 4 ch
+    assert "mq_smlad2_core1_u" in code.source and code.scratch_bytes == 4 * steps
+    assert code_b.kernel.endswith("_1x4c4__m4_smlad2b") and "mq_smlad2b_core1_q" in code_b.source
 
 
 def test_weight_stream_holds_every_weight_once() -> None:

@@ -144,6 +144,16 @@ def _padded(values: np.ndarray, n: int, fill: int) -> np.ndarray:
     return out
 
 
+def tile_of(g: ConvGeometry, *, small: bool, compact: bool) -> str:
+    """PxCcK of the kernel that runs: small 2x1c2, one pixel 1x4c2 / 1x4c4, blocks 2x4c2 /
+    2x2c4 (int8 weights: 2 channels per core call, 4 reduction elements per weight word)."""
+    if small:
+        return "2x1c2"
+    if g.oh * g.ow == 1:
+        return "1x4c4" if compact else "1x4c2"
+    return "2x2c4" if compact else "2x4c2"
+
+
 def name_of(g: ConvGeometry, *, small: bool = False, scheme: str = "smlad2") -> str:
     """Kernel name: window 3x3/1x1 when it is one, s2 for stride-2 layers."""
     window = f"{g.kh}x{g.kw}" if (g.kh, g.kw) in ((3, 3), (1, 1)) else "kxk"
@@ -157,7 +167,7 @@ def name_of(g: ConvGeometry, *, small: bool = False, scheme: str = "smlad2") -> 
         layout="nc" if g.kind == "linear" else "nhwc",
         window=window,
         stride=stride,
-        tile="2x1c2" if small else "2x2c4" if scheme == "smlad2b" else "2x4c2",
+        tile=tile_of(g, small=small, compact=scheme == "smlad2b"),
         isa="m4",
         scheme=scheme,
     )
@@ -201,16 +211,20 @@ def _requant_arrays(
 
 
 def _weight_array(
-    g: ConvGeometry, function: str, what: str, order: np.ndarray, compact: bool
+    g: ConvGeometry, function: str, what: str, order: np.ndarray, compact: bool, onepx: bool
 ) -> tuple[str, int]:
-    """The weight stream as a C array and its byte count (int16 lanes, or int8 when compact)."""
+    """The weight stream as a C array and its byte count (int16 lanes, or int8 when compact;
+    the int8 1-pixel core reads the 4 channels of a block quad by quad)."""
     steps = order.shape[0]
     if compact:
         words = weight_stream_int8(g, order)
+        shape = f"[2 halves of 2 ch][{steps // 2} quads][2 ch]"
+        if onepx:
+            words = words.transpose(0, 2, 1, 3)
+            shape = f"[{steps // 2} quads][4 ch]"
         layout = (
-            f"int8 x 4 per word, [{words.shape[0]} blocks][2 halves of 2 ch]"
-            f"[{steps // 2} quads][2 ch],\nbytes w(k0), w(k2), w(k1), w(k3) of steps "
-            "(k0, k1), (k2, k3) in im2col stream order"
+            f"int8 x 4 per word, [{words.shape[0]} blocks]{shape},\nbytes w(k0), w(k2), "
+            "w(k1), w(k3) of steps (k0, k1), (k2, k3) in im2col stream order"
         )
     else:
         words = weight_stream(g, order)
@@ -229,7 +243,8 @@ def _block_params(
     order = stream_order(g)
     steps = order.shape[0]
     nb = -(-g.cout // 4)
-    warray, weight_bytes = _weight_array(g, function, what, order, compact)
+    onepx = g.oh * g.ow == 1  # linear: no duplicate pixel, 1 px x 4 ch core
+    warray, weight_bytes = _weight_array(g, function, what, order, compact, onepx)
     rq, fastrq = _requant_arrays(g, function, what, 4 * nb, interleave=True)
     arrays = "\n".join(
         (
@@ -245,7 +260,6 @@ def _block_params(
         )
     )
     fast = is_fast(g)
-    onepx = g.oh * g.ow == 1 and not compact  # linear: no duplicate pixel, 1 px x 4 ch core
     words_per_tap = g.in_pixel_bytes // 4
     if fast:  # lane words written by the word unpack, then zero tail up to `steps`
         real_steps = g.kh * g.kw * words_per_tap * 16 // g.in_sb
@@ -324,7 +338,7 @@ def render_dense(graph: Graph, op: Op, function: str, isa: str, *, compact: bool
     compact = compact and not small
     scheme = "smlad2b" if compact else "smlad2"
     kernel = name_of(g, small=small, scheme=scheme)
-    tile = "2x1c2" if small else "2x2c4" if compact else "2x4c2"
+    tile = tile_of(g, small=small, compact=compact)
     what = f"{g.name} ({g.kind}) w{g.w_bits}a{g.in_bits}, scheme {scheme} {tile}"
     if small:
         params, weight_bytes, channels = _small_params(g, function, what)

@@ -125,4 +125,99 @@ static inline __attribute__((always_inline)) void mq_smlad2b_core_q1(mq_smlad2b_
 #endif
 }
 
+/* One pixel (linear layers): plain stream word j = x[k0] | x[k1] << 16 and a weight stream of
+ * one word per channel per quad for 4 channels ([quads][4 ch]); per quad 6 grouped LDR, 8 SXTB16,
+ * 8 SMLAD for 16 MAC. r7 carries data and is saved inside the asm. */
+typedef struct {
+    const uint32_t *pa;     /* +0  activation stream (1 pixel) */
+    const uint32_t *pw;     /* +4  int8 weight stream, 4 channels per quad */
+    const int32_t *bias;    /* +8  bias of the 4 channels */
+    const uint32_t *pa_end; /* +12 end of the activation stream */
+    int32_t acc[4];         /* +16 out: acc[c] */
+} mq_smlad2b_args1;
+
+#define MQ_SMLAD2B_QUAD1_CH(ACC, W)                                                                \
+    "sxtb16 r12, " W "\n\t"                                                                        \
+    "smlad " ACC ", r6, r12, " ACC "\n\t"                                                          \
+    "sxtb16 r12, " W ", ror #8\n\t"                                                                \
+    "smlad " ACC ", r7, r12, " ACC "\n\t"
+
+#define MQ_SMLAD2B_QUAD1                                                                           \
+    "ldr r6, [r0], #4\n\t"                                                                         \
+    "ldr r7, [r0], #4\n\t"                                                                         \
+    "ldr r8, [r1], #4\n\t"                                                                         \
+    "ldr r9, [r1], #4\n\t"                                                                         \
+    "ldr r10, [r1], #4\n\t"                                                                        \
+    "ldr r11, [r1], #4\n\t" MQ_SMLAD2B_QUAD1_CH("r2", "r8") MQ_SMLAD2B_QUAD1_CH("r3", "r9")        \
+        MQ_SMLAD2B_QUAD1_CH("r4", "r10") MQ_SMLAD2B_QUAD1_CH("r5", "r11")
+
+#if MQ_HAVE_DSP && defined(__thumb2__)
+#define MQ_SMLAD2B_ASM1(QUADS)                                                                     \
+    register mq_smlad2b_args1 *r0_args __asm__("r0") = args;                                       \
+    __asm__ volatile("push {r0, r7}\n\t"                                                           \
+                     "ldr lr, [r0, #12]\n\t"                                                       \
+                     "ldr r1, [r0, #4]\n\t"                                                        \
+                     "ldr r2, [r0, #8]\n\t"                                                        \
+                     "ldr r0, [r0]\n\t"                                                            \
+                     "ldm r2, {r2-r5}\n\t"                                                         \
+                     "1:\n\t" QUADS "cmp r0, lr\n\t"                                               \
+                     "bne 1b\n\t"                                                                  \
+                     "pop {r0, r7}\n\t"                                                            \
+                     "adds r0, #16\n\t"                                                            \
+                     "stm r0, {r2-r5}\n\t"                                                         \
+                     : "+r"(r0_args)                                                               \
+                     :                                                                             \
+                     : "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr", \
+                       "cc", "memory")
+#endif
+
+/* Plain C 1-pixel core. */
+static inline void mq_smlad2b_core1_c(mq_smlad2b_args1 *args)
+{
+    const uint32_t *pa = args->pa;
+    const uint32_t *pw = args->pw;
+    for (int c = 0; c < 4; ++c) {
+        args->acc[c] = args->bias[c];
+    }
+    while (pa != args->pa_end) {
+        for (int c = 0; c < 4; ++c) {
+            args->acc[c] = mq_smlad(pa[0], mq_sxtb16(pw[c]), args->acc[c]);
+            args->acc[c] = mq_smlad(pa[1], mq_sxtb16(mq_ror(pw[c], 8)), args->acc[c]);
+        }
+        pa += 2;
+        pw += 4;
+    }
+}
+
+/* 1-pixel cores with 4, 2 or 1 quads per iteration (stream length a multiple of that). */
+static inline __attribute__((always_inline)) void mq_smlad2b_core1_q4(mq_smlad2b_args1 *args)
+{
+#if MQ_HAVE_DSP && defined(__thumb2__)
+    MQ_SMLAD2B_ASM1(MQ_SMLAD2B_QUAD1 MQ_SMLAD2B_QUAD1 MQ_SMLAD2B_QUAD1 MQ_SMLAD2B_QUAD1);
+#else
+    MQ_ASSERT((args->pa_end - args->pa) % 8 == 0 && args->pa_end != args->pa);
+    mq_smlad2b_core1_c(args);
+#endif
+}
+
+static inline __attribute__((always_inline)) void mq_smlad2b_core1_q2(mq_smlad2b_args1 *args)
+{
+#if MQ_HAVE_DSP && defined(__thumb2__)
+    MQ_SMLAD2B_ASM1(MQ_SMLAD2B_QUAD1 MQ_SMLAD2B_QUAD1);
+#else
+    MQ_ASSERT((args->pa_end - args->pa) % 4 == 0 && args->pa_end != args->pa);
+    mq_smlad2b_core1_c(args);
+#endif
+}
+
+static inline __attribute__((always_inline)) void mq_smlad2b_core1_q1(mq_smlad2b_args1 *args)
+{
+#if MQ_HAVE_DSP && defined(__thumb2__)
+    MQ_SMLAD2B_ASM1(MQ_SMLAD2B_QUAD1);
+#else
+    MQ_ASSERT((args->pa_end - args->pa) % 2 == 0 && args->pa_end != args->pa);
+    mq_smlad2b_core1_c(args);
+#endif
+}
+
 #endif /* MQ_SMLAD2B_H */
