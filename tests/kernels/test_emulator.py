@@ -216,3 +216,14 @@ def test_random_chains_deploy_bit_exact(seed: int, prefer: str, tmp_path: Path) 
     r = deploy(g, tmp_path / "deploy", n_samples=2, prefer=dense)
     assert r.bit_exact
     assert {row["scheme"] for row in r.layers if row["name"] in dense} <= {prefer, "smlad2"}
+
+
+@pytest.mark.emulator
+@pytest.mark.parametrize("out_bits", range(2, 9))
+def test_fused_store_every_output_width(out_bits: int, tmp_path: Path) -> None:
+    """The all-asm block (USAT #bits, 2/4/8-bit packing) for every output width."""
+    g = conv_graph(out_bits, (3, 5, 16), 8, w_bits=5, a_bits=out_bits, out_bits=out_bits)
+    source = render_layer(g, g.op("op"), "mq_x", prefer="smlad2").source
+    assert "MQ_X_FUSED" in source
+    r = bench_case(g, "op", out_dir=tmp_path / "case", prefer="smlad2")
+    assert r.bit_exact, f"{r.kernel}: {r.first_mismatch}"
