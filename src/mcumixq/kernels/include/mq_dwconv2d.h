@@ -3,14 +3,13 @@
  * The family unpacks 4 channels of the packed NHWC input into 4 int16 channel planes (raw
  * unsigned values, borders filled with the input zero point so padding adds nothing after the
  * zero-point correction folded into the bias), then slides a 3x3 window along each plane with
- * SMLAD on int16 lane pairs. All scratch accesses go through memcpy so that int16 stores and
- * 32-bit lane loads of the same bytes are not strict-aliasing violations; gcc turns each into a
- * single LDR/LDRH/STRH (the M4 allows unaligned word access).
+ * SMLAD on int16 lane pairs. All scratch accesses go through __builtin_memcpy so that int16
+ * stores and 32-bit lane loads of the same bytes are not strict-aliasing violations; gcc and
+ * clang turn each into a single LDR/LDRH/STRH (the M4 allows unaligned word access), and no
+ * <string.h> is needed (freestanding zig cc has none).
  */
 #ifndef MQ_DWCONV2D_H
 #define MQ_DWCONV2D_H
-
-#include <string.h>
 
 #include "mq_m4.h"
 #include "mq_types.h"
@@ -26,22 +25,22 @@
 static inline uint32_t mq_dw_ld32(const uint8_t *p)
 {
     uint32_t v;
-    memcpy(&v, p, 4);
+    __builtin_memcpy(&v, p, 4);
     return v;
 }
 
-static inline void mq_dw_st32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static inline void mq_dw_st32(uint8_t *p, uint32_t v) { __builtin_memcpy(p, &v, 4); }
 
 static inline void mq_dw_st16(uint8_t *p, uint32_t v)
 {
     uint16_t h = (uint16_t)v;
-    memcpy(p, &h, 2);
+    __builtin_memcpy(p, &h, 2);
 }
 
 static inline int32_t mq_dw_ld16s(const uint8_t *p)
 {
     uint16_t h;
-    memcpy(&h, p, 2);
+    __builtin_memcpy(&h, p, 2);
     return (int32_t)h - (int32_t)((h & 0x8000u) << 1);
 }
 

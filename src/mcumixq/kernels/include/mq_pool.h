@@ -11,19 +11,17 @@
 #ifndef MQ_POOL_H
 #define MQ_POOL_H
 
-#include <string.h>
-
 #include "mq_m4.h"
 #include "mq_types.h"
 
 static inline uint32_t mq_pool_ld32(const uint8_t *p)
 {
     uint32_t v;
-    memcpy(&v, p, 4);
+    __builtin_memcpy(&v, p, 4);
     return v;
 }
 
-static inline void mq_pool_st32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static inline void mq_pool_st32(uint8_t *p, uint32_t v) { __builtin_memcpy(p, &v, 4); }
 
 /* The last n (1..3) bytes of a pixel as a word (upper lanes zero), and their store. */
 static inline uint32_t mq_pool_ld_tail(const uint8_t *p, int32_t n)
