@@ -86,3 +86,13 @@ def test_require_bit_exact_raises_verification_error(graph3: Graph, tmp_path: Pa
     with pytest.raises(VerificationError, match="first at sample 0 index 3") as err:
         require_bit_exact(bad, "three_layer")
     assert err.value.exit_code == 1
+
+
+def test_the_given_toolchain_is_the_one_that_builds(graph3: Graph, tmp_path: Path) -> None:
+    from mcumixq.errors import ToolchainError
+    from mcumixq.target.toolchain import Toolchain
+
+    missing = Toolchain(kind="gcc", cc=(str(tmp_path / "no-such-gcc"),), version="none")
+    with pytest.raises(ToolchainError, match="no-such-gcc"):
+        deploy(graph3, tmp_path / "fw", n_samples=1, toolchain=missing)
+    assert not (tmp_path / "fw").exists()

@@ -113,7 +113,14 @@ def deploy(
     out = Path(out_dir)
     with atomic_dir(out) as tmp:
         project, fw, run = build_and_run(
-            graph, tmp, board=board, samples=x, expected=expected, prefer=prefer, isa=isa
+            graph,
+            tmp,
+            board=board,
+            samples=x,
+            expected=expected,
+            prefer=prefer,
+            isa=isa,
+            toolchain=toolchain,
         )
         n = project.n_samples
         total = run.inclusive.get("mq_model_run", 0)

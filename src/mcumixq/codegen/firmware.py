@@ -149,6 +149,7 @@ def build_and_run(
     function_names: Mapping[str, str] | None = None,
     isa: str = "m4",
     board_main: bool = True,
+    toolchain: Toolchain | None = None,
 ) -> tuple[Project, Firmware, SelftestRun]:
     """Write the project into the (empty, caller-owned) directory `root`, build it, run it."""
     project, texts = render_project(
@@ -161,5 +162,5 @@ def build_and_run(
         isa=isa,
     )
     write_files(texts, root)
-    fw = build_firmware(project, root, board_main=board_main)
+    fw = build_firmware(project, root, board_main=board_main, toolchain=toolchain)
     return project, fw, emulate_selftest(project, root / fw.selftest_elf, graph, expected)
