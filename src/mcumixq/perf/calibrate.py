@@ -50,6 +50,7 @@ KEY_SOURCES = ("kernels", "codegen", "target/cycles.py", "target/build.py", "tar
 KEY_SUFFIXES = (".py", ".c", ".h", ".in", ".S", ".ld")
 MAX_MACS = 1_000_000
 FIRST_LAYER_SHARE = 0.2
+RECT_SHARE = 0.15
 # Channel counts weighted like real networks (multiples of 4/8, a few first-layer 1 and 3).
 CONV_CHANNELS = (1, 3, 4, 6, 8, 8, 12, 16, 16, 16, 24, 32, 32, 32, 48, 64, 64, 96)
 OUT_CHANNELS = (4, 6, 8, 8, 10, 16, 16, 16, 24, 32, 32, 32, 48, 64, 64)
@@ -125,15 +126,23 @@ def _conv_spec(rng: np.random.Generator, depthwise: bool) -> LayerSpec:
     cin = int(rng.choice(DW_CHANNELS if depthwise else CONV_CHANNELS))
     if not depthwise and rng.random() < FIRST_LAYER_SHARE:  # image input: few channels, big map
         h, cin = int(rng.choice([12, 16, 20, 24, 28, 32])), int(rng.choice([1, 1, 3]))
+    w_in = h
     cout = cin if depthwise else int(rng.choice(OUT_CHANNELS))
     k = int(rng.choice([k for k in (1, 3, 3, 3, 5) if k <= h]))
+    kh = kw = k
+    if rng.random() < RECT_SHARE:  # audio-like maps and windows (DS-CNN: 49x10, 10x4)
+        w_in = int(rng.choice([4, 5, 6, 8, 10]))
+        kh, kw = int(rng.choice([1, 3, 4, 5, 8, 10])), int(rng.choice([1, 2, 3, 4]))
+        h, kh, kw = max(h, kh), min(kh, max(h, kh)), min(kw, w_in)
     s = int(rng.choice([1, 1, 1, 2]))
-    pad = resolve_padding("same", (k, k), (s, s), (h, h))
-    oh = (h + pad[0] + pad[2] - k) // s + 1
+    pad = resolve_padding("same", (kh, kw), (s, s), (h, w_in))
+    oh = (h + pad[0] + pad[2] - kh) // s + 1
+    ow = (w_in + pad[1] + pad[3] - kw) // s + 1
     w, a, o = _bits(rng)
     return LayerSpec(
-        kind="dwconv2d" if depthwise else "conv2d", in_shape=(h, h, cin), out_shape=(oh, oh, cout),
-        kernel=(k, k), stride=(s, s), padding=pad, w_bits=w, a_bits=a, out_bits=o,
+        kind="dwconv2d" if depthwise else "conv2d", in_shape=(h, w_in, cin),
+        out_shape=(oh, ow, cout), kernel=(kh, kw), stride=(s, s), padding=pad,
+        w_bits=w, a_bits=a, out_bits=o,
     )  # fmt: skip
 
 
