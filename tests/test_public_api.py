@@ -66,3 +66,12 @@ def test_cost_model_for_prices_the_8bit_structure() -> None:
     assert cost.weighted == ("0", "3")
     assert cost.predictor is predictor
     assert all(op.w_bits in (None, 8) for op in cost.graph.ops)
+
+
+def test_no_public_name_is_shadowed_by_a_subpackage() -> None:
+    """Importing `mcumixq.search.x` sets `mcumixq.search` to the package: a function of that
+    name would silently become a module once anything imported the subpackage."""
+    import pkgutil
+
+    submodules = {m.name for m in pkgutil.iter_modules(mcumixq.__path__)}
+    assert not submodules & set(mcumixq._EXPORTS)

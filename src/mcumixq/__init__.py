@@ -4,7 +4,7 @@ The public Python API covers the same steps as the CLI, for a user's own `nn.Mod
 
     gm = mcumixq.prepare_qat(model, mcumixq.QuantConfig.from_bits("8/8"), x)   # QAT copy
     mcumixq.train(gm, train_loader, test_loader, epochs=2, lr=0.01)           # fine-tune
-    result = mcumixq.search(model, train_loader, x, predictor, config)        # bit-widths
+    result = mcumixq.search_model(model, loader, x, predictor, config)     # bit-widths
     graph = mcumixq.export_graph(gm, x[:1], name="net")                      # integer graph
     out = mcumixq.deploy(graph, "fw")                                        # C, ELF, emulate
     run = mcumixq.run_elf(out.elf)                                           # any ELF
@@ -46,7 +46,7 @@ _EXPORTS: dict[str, str] = {
     "load_checkpoint": "mcumixq.quant.checkpoint",
     "ModelSpec": "mcumixq.quant.checkpoint",
     # search
-    "search": "mcumixq.api",
+    "search_model": "mcumixq.api",
     "cost_model_for": "mcumixq.api",
     "search_bits": "mcumixq.search.dnas",
     "SearchConfig": "mcumixq.search.dnas",
@@ -112,8 +112,8 @@ __all__ = [
     "run_graph",
     "save_checkpoint",
     "save_graph",
-    "search",
     "search_bits",
+    "search_model",
     "to_tensors",
     "train",
 ]
@@ -134,7 +134,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # static checkers and IDEs see the real objects
-    from mcumixq.api import cost_model_for, graph_accuracy, search
+    from mcumixq.api import cost_model_for, graph_accuracy, search_model
     from mcumixq.codegen.deploy import DeployResult, deploy
     from mcumixq.data import load_dataset, make_loader, to_tensors
     from mcumixq.errors import (

@@ -42,7 +42,7 @@ def cost_model_for(
     return CostModel(graph=graph8, predictor=predictor)
 
 
-def search(
+def search_model(
     float_model: nn.Module,
     loader: Iterable,
     example_input: torch.Tensor,
