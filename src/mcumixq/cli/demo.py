@@ -79,6 +79,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=0.05, help="peak SGD learning rate")
     p.add_argument("--samples", type=int, default=20, help="self-test images emulated")
     p.add_argument("--json", action="store_true", help="print report.json to stdout")
+    p.set_defaults(fix_first="8/8")  # 8-bit pixels in: input quantization costs accuracy
     return p
 
 
