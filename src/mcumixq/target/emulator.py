@@ -27,6 +27,7 @@ STACK_PAINT = 0xA5
 # Executable pages holding `BKPT #0xfd`, the LR of a called entry: the first one outside the board
 RETURN_TRAPS = (0x6000_0000, 0x7000_0000, 0x1000_0000)
 _TRAP_CODE = bytes((0xFD, 0xBE))  # BKPT #0xfd
+PPB_ORIGIN, PPB_BYTES = 0xE000_0000, 0x10_0000  # ARMv7-M Private Peripheral Bus
 _EXCEPTIONS = {1: "undefined instruction", 2: "SVC", 3: "prefetch abort", 4: "data abort"}
 _EXCP_BKPT = 7
 # unicorn's UC_MEM_* access codes of invalid accesses
@@ -129,6 +130,9 @@ def _map_memory(uc: Any, image: ElfImage, board: Board, trap: int) -> None:
     uc.mem_map(board.flash_origin, board.flash_bytes, ro)
     uc.mem_map(board.sram_origin, board.sram_bytes, uc_mod.UC_PROT_ALL)
     uc.mem_map(trap, 0x1000, ro)
+    # The Private Peripheral Bus (SCB, DWT, ITM, ...) as plain RAM, so firmware written for a
+    # board (enabling DWT_CYCCNT in its main) runs; reads return the last write, no counting.
+    uc.mem_map(PPB_ORIGIN, PPB_BYTES, uc_mod.UC_PROT_READ | uc_mod.UC_PROT_WRITE)
     uc.mem_write(trap, _TRAP_CODE)
     for seg in image.segments:
         # Load at the load address (flash) and, like the startup code, at the run address, so
