@@ -405,3 +405,12 @@ def test_unsupported_layer_names_it_and_the_supported_ops(report: list) -> None:
     message = str(info.value)
     assert "\n" not in message and "'1' (GELU)" in message and "Conv2d" in message
     report.append(("api: prepare_qat on a model with nn.GELU", 2, message))
+
+
+def test_traceback_only_with_verbose(files: tuple[Path, bool]) -> None:
+    d, _ = files
+    quiet = mcumixq(["run", str(d / "none.elf")], d)
+    verbose = mcumixq(["-v", "run", str(d / "none.elf")], d)
+    assert quiet.returncode == verbose.returncode == 2
+    assert "Traceback" not in quiet.stderr and "Traceback" in verbose.stderr
+    assert verbose.stderr.strip().splitlines()[-1] == quiet.stderr.strip()

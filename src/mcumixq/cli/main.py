@@ -90,7 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args._run(args) or EXIT_OK)
     except MqError as err:
-        log.debug("error detail", exc_info=True)
+        if getattr(args, "verbose", 0):  # STYLE §2: the traceback only with -v
+            log.error("traceback of the error below", exc_info=True)
         print(f"mcumixq: error: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
