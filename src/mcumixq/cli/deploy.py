@@ -54,6 +54,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Deploy and print per-layer cycles, flash and SRAM."""
+    from mcumixq.cli.progress import status
     from mcumixq.codegen.deploy import deploy
     from mcumixq.ir.mqz import load_graph
     from mcumixq.target.toolchain import GCC_ENV_VAR, find_toolchain
@@ -61,16 +62,18 @@ def run(args: argparse.Namespace) -> int:
     graph = load_graph(args.graph)
     gcc = args.gcc or os.environ.get(GCC_ENV_VAR)  # only cli/ reads the environment
     toolchain = find_toolchain(gcc) if gcc else None
-    result = deploy(
-        graph,
-        args.out,
-        board=args.board,
-        n_samples=args.samples,
-        prefer=args.prefer,
-        isa=args.isa,
-        seed=args.seed,
-        toolchain=toolchain,
-    )
+    quiet = args.json or getattr(args, "quiet", 0)
+    with status(f"generating, building and emulating {graph.name}", enabled=not quiet):
+        result = deploy(
+            graph,
+            args.out,
+            board=args.board,
+            n_samples=args.samples,
+            prefer=args.prefer,
+            isa=args.isa,
+            seed=args.seed,
+            toolchain=toolchain,
+        )
     if args.json:
         emit_json("deploy", result.to_json())
         return 0

@@ -1,7 +1,14 @@
-"""Rich progress bars on stderr, disabled when stderr is not a TTY or output is JSON/quiet."""
+"""Rich progress on stderr, disabled when stderr is not a TTY or output is JSON/quiet.
+
+`track` draws a bar over an iterable of known length (epochs, batches, calibration cases);
+`status` a spinner over one long call whose progress cannot be counted (generate + build +
+emulate a model, one emulator run). Both write to stderr only, so stdout stays clean for
+`--json` and pipes.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
@@ -9,7 +16,9 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def track(items: Iterable[T], description: str, total: int | None = None, enabled: bool = True) -> Iterator[T]:
+def track(
+    items: Iterable[T], description: str, total: int | None = None, enabled: bool = True
+) -> Iterator[T]:
     """Iterate with a rich progress bar when enabled and stderr is a terminal."""
     if not enabled or not sys.stderr.isatty():
         yield from items
@@ -18,3 +27,15 @@ def track(items: Iterable[T], description: str, total: int | None = None, enable
     from rich.progress import track as rich_track
 
     yield from rich_track(items, description=description, total=total, console=Console(stderr=True))
+
+
+@contextlib.contextmanager
+def status(message: str, enabled: bool = True) -> Iterator[None]:
+    """Show a spinner with `message` on stderr while the block runs (terminal only)."""
+    if not enabled or not sys.stderr.isatty():
+        yield
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(message):
+        yield

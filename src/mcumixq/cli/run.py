@@ -45,13 +45,16 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run the ELF and print its figures."""
+    from mcumixq.cli.progress import status
     from mcumixq.target.boards import get_board
     from mcumixq.target.emulator import run_elf
 
     board = get_board(args.board) if args.board else None
-    result = run_elf(
-        args.elf, board=board, entry=args.entry, max_instructions=args.max_instructions
-    )
+    quiet = args.json or getattr(args, "quiet", 0)
+    with status(f"emulating {args.elf.name}", enabled=not quiet):
+        result = run_elf(
+            args.elf, board=board, entry=args.entry, max_instructions=args.max_instructions
+        )
     if args.json:
         emit_json("run", result.to_json())
         return 0
