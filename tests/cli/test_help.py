@@ -28,6 +28,8 @@ def test_help_exits_0_with_an_example(command: str) -> None:
     text = proc.stdout.lower()
     assert "example" in text, f"'mcumixq {command} --help' shows no example"
     assert f"mcumixq {command}" in text.split("example", 1)[1], "the example runs another command"
+    assert "--json" in proc.stdout, f"'mcumixq {command}' reports but has no --json"
+    assert "-v, --verbose" in proc.stdout and "-q, --quiet" in proc.stdout
 
 
 def test_top_level_help_lists_installed_commands() -> None:
