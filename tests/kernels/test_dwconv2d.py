@@ -167,6 +167,28 @@ def test_requant_forms(shift, z_out, form) -> None:
     assert ("mq_d_f[4]" in source) == (form == "mm" and shift < 33)
 
 
+@pytest.mark.parametrize(
+    ("w", "a", "kernel", "stride", "padding", "shape"),
+    [
+        (8, 8, 3, 1, "same", (40, 30, 8)),
+        (4, 4, 3, 1, (1, 1, 0, 1), (41, 29, 4)),
+        (2, 2, 3, 2, "same", (45, 30, 4)),
+        (3, 6, 5, 1, (2, 1, 0, 2), (40, 33, 4)),
+        (2, 3, 3, 1, "valid", (50, 28, 4)),
+    ],
+)
+def test_large_planes_run_in_row_bands(w, a, kernel, stride, padding, shape) -> None:
+    """Planes above BAND_BYTES are processed in bands of output rows: same results, less SRAM."""
+    g = dw_graph(w * a, shape, w_bits=w, a_bits=a, out_bits=a, kernel=kernel, stride=stride,
+                 padding=padding, zero_point=2)  # fmt: skip
+    geo = conv_geometry(g, g.ops[0])
+    p = family.plan(geo, "pxpar" if pxpar.supports(g, g.ops[0], "m4") else None)
+    assert p.bands > 1 and family.GROUP * p.plane_bytes <= family.BAND_BYTES
+    code = render_layer(g, g.ops[0], "mq_b", isa="m4")
+    assert code.scratch_bytes < family.BAND_BYTES + 64
+    check_host(g, seed=w + a)
+
+
 def test_unsupported_channel_count_falls_back() -> None:
     g = dw_graph(1, (4, 4, 6), w_bits=8, a_bits=8, out_bits=8)
     assert family.supports(g, g.ops[0], "m4") is None
@@ -176,9 +198,18 @@ def test_unsupported_channel_count_falls_back() -> None:
 
 @pytest.mark.emulator
 @pytest.mark.toolchain
-@pytest.mark.parametrize(("w", "a"), [(8, 8), (4, 4), (2, 2), (3, 6)])
-def test_emulated_bit_exact(tmp_path, w, a) -> None:
-    g = dw_graph(5, (6, 8, 8), w_bits=w, a_bits=a, out_bits=a)
+@pytest.mark.parametrize(
+    ("w", "a", "shape"),
+    [
+        (8, 8, (6, 8, 8)),
+        (4, 4, (6, 8, 8)),
+        (2, 2, (6, 8, 8)),
+        (3, 6, (6, 8, 8)),
+        (4, 4, (40, 30, 4)),
+    ],
+)
+def test_emulated_bit_exact(tmp_path, w, a, shape) -> None:
+    g = dw_graph(5, shape, w_bits=w, a_bits=a, out_bits=a)
     res = bench_case(g, g.ops[0].name, out_dir=tmp_path / "case")
     assert res.bit_exact, res.first_mismatch
     assert res.kernel.startswith("mq_dwconv2d_") and "__m4_" in res.kernel

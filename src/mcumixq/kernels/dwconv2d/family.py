@@ -42,7 +42,8 @@ SUPPORT = (
     "include/mq_dwconv2d.h",
 )
 GROUP = 4  # channels unpacked per pass: one byte of 2-bit, two of 4-bit, a word of 8-bit
-MAX_SCRATCH = 64 * 1024  # larger planes are left to other families (no row banding yet)
+MAX_SCRATCH = 64 * 1024  # planes this large even for one band are left to other families
+BAND_BYTES = 8 * 1024  # planes above this size are processed in bands of output rows
 RQ_ARGS = {"mm": "rq_m, rq_r, rq_sh", "generic": "rq_m, rq_s"}  # rq_b is added by the paths
 
 
@@ -50,10 +51,12 @@ RQ_ARGS = {"mm": "rq_m, rq_r, rq_sh", "generic": "rq_m, rq_s"}  # rq_b is added 
 class Plan:
     """Geometry of the strip kernel: path, plane size and the packed-weight stream."""
 
-    path: str  # 's1x2' (3x3 stride 1, 2 pixels), 's2' (3x3 stride 2), 'generic'
-    hp: int
+    path: str  # 's1x2' (3x3 stride 1, 2 pixels), 's2' (3x3 stride 2), 'generic', 'pxpar'
+    hp: int  # plane rows (all padded input rows, or one band's)
     wp: int
     kwp: int
+    band_rows: int  # output rows per band (all of them when not banded)
+    bands: int
 
     @property
     def plane_bytes(self) -> int:
@@ -86,7 +89,13 @@ def plan(g: ConvGeometry, path: str | None = None) -> Plan:
     wp = max(g.w + g.pl, cols)
     wp += wp % 2
     kwp = g.kw + g.kw % 2
-    return Plan(path=path, hp=hp, wp=wp, kwp=kwp)
+    if GROUP * hp * wp * 2 <= BAND_BYTES:
+        return Plan(path=path, hp=hp, wp=wp, kwp=kwp, band_rows=g.oh, bands=1)
+    # Bands of output rows: the planes hold (band - 1) * stride + kh rows. Rows shared by two
+    # bands are unpacked twice, a few percent for the memory saved.
+    band = max(1, (BAND_BYTES // (GROUP * wp * 2) - g.kh) // g.sh + 1)
+    bands = -(-g.oh // band)
+    return Plan(path=path, hp=(band - 1) * g.sh + g.kh, wp=wp, kwp=kwp, band_rows=band, bands=bands)
 
 
 def supports(graph: Graph, op: Op, isa: str) -> int | None:
@@ -331,7 +340,10 @@ def render_path(graph: Graph, op: Op, function: str, path: str | None) -> LayerC
         "groups": g.cin // GROUP,
         "x_step_bytes": 2 * g.sw,
         "out_pair_bytes": 2 * g.out_pixel_bytes,
-        "plane_origin": 2 * (g.pt * p.wp + g.pl),
+        "plane_col0": 2 * g.pl, "pt": g.pt,
+        "plane_top_bytes": 2 * g.pt * p.wp,
+        "banded": p.bands > 1, "band_rows": p.band_rows, "bands": p.bands,
+        "plane_row_words": p.wp // 2,
         "in_group_bytes": GROUP * g.in_sb // 8,
         "out_group_bytes": GROUP * g.out_sb // 8,
         "out_byte": [k * g.out_sb // 8 for k in range(GROUP)],
