@@ -25,6 +25,7 @@ from mcumixq.cli.workflow import (
     new_model,
     prepare,
     reference_accuracy,
+    show_progress,
     subset,
 )
 from mcumixq.codegen.deploy import DeployResult, deploy
@@ -182,7 +183,8 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
                              test_limit=args.test_limit, seed=args.seed)  # fmt: skip
         with timer.phase("float_train"):
             model = new_model(data, args.model, args.width, args.seed)
-            fit(model, data, epochs=args.float_epochs, lr=args.lr, batch=args.batch, seed=args.seed)
+            fit(model, data, epochs=args.float_epochs, lr=args.lr, batch=args.batch,
+                seed=args.seed, progress=show_progress(args))  # fmt: skip
             acc_float = float_accuracy(model, data.test)
         with timer.phase("predictor"):
             predictor = get_predictor(args)
@@ -190,7 +192,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
             qat_ds = subset(data.train, args.qat_limit, args.seed)
             gm8 = prepare(model, data, QuantConfig())
             fit(gm8, data, epochs=args.int8_epochs, lr=args.lr / 5, batch=args.batch,
-                seed=args.seed, train_ds=qat_ds)  # fmt: skip
+                seed=args.seed, train_ds=qat_ds, progress=show_progress(args))  # fmt: skip
             graph8 = export(gm8, data, f"{args.model}-w8a8", {"dataset": data.name})
             acc_int8 = reference_accuracy(graph8, data.test)
         cost_model = CostModel(graph=graph8, predictor=predictor)
@@ -203,7 +205,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         with timer.phase("finetune"):
             gm = prepare(model, data, QuantConfig(layers=search.bits))
             fit(gm, data, epochs=args.finetune_epochs, lr=args.lr / 5, batch=args.batch,
-                seed=args.seed, train_ds=qat_ds)  # fmt: skip
+                seed=args.seed, train_ds=qat_ds, progress=show_progress(args))  # fmt: skip
             graph = export(gm, data, f"{args.model}-mixed",
                            {"dataset": data.name, "bits": search.bit_map_json()})  # fmt: skip
             acc_mixed = reference_accuracy(graph, data.test)
@@ -236,7 +238,8 @@ def _float_model(args: argparse.Namespace, data: Data) -> Any:
     """The float model of --checkpoint, or a freshly trained one."""
     if args.checkpoint is None:
         model = new_model(data, args.model, args.width, args.seed)
-        fit(model, data, epochs=args.float_epochs, lr=args.lr, batch=args.batch, seed=args.seed)
+        fit(model, data, epochs=args.float_epochs, lr=args.lr, batch=args.batch,
+            seed=args.seed, progress=show_progress(args))  # fmt: skip
         return model
     from mcumixq.quant.checkpoint import load_checkpoint
 

@@ -13,7 +13,7 @@ from mcumixq.cli.pipeline import (
     get_predictor,
     run_search,
 )
-from mcumixq.cli.workflow import Data, export, fit, load_data, new_model, prepare
+from mcumixq.cli.workflow import Data, export, fit, load_data, new_model, prepare, show_progress
 from mcumixq.cli.workflow import reference_accuracy as ref_acc
 from mcumixq.errors import ConfigError
 from mcumixq.files import atomic_dir, write_json
@@ -31,7 +31,8 @@ def _point(
     out: Path, predictor: Predictor,
 ) -> dict[str, Any]:  # fmt: skip
     gm = prepare(model, data, bits)
-    fit(gm, data, epochs=args.finetune_epochs, lr=args.lr / 5, batch=args.batch, seed=args.seed)
+    fit(gm, data, epochs=args.finetune_epochs, lr=args.lr / 5, batch=args.batch,
+        seed=args.seed, progress=show_progress(args))  # fmt: skip
     graph = export(gm, data, f"{args.model}-{label}", {"dataset": data.name})
     res = deploy_test_images(graph, out / label, data, args)
     return {
@@ -62,7 +63,8 @@ def run_pareto(args: argparse.Namespace) -> dict[str, Any]:
     data = load_data(args.dataset, data_dir=args.data_dir, train_limit=args.train_limit,
                      test_limit=None, seed=args.seed)  # fmt: skip
     model = new_model(data, args.model, args.width, args.seed)
-    fit(model, data, epochs=args.float_epochs, lr=args.lr, batch=args.batch, seed=args.seed)
+    fit(model, data, epochs=args.float_epochs, lr=args.lr, batch=args.batch,
+        seed=args.seed, progress=show_progress(args))  # fmt: skip
     predictor = get_predictor(args)
     graph8 = export(prepare(model, data, QuantConfig()), data, f"{args.model}-w8a8", {})
     cost_model = CostModel(graph=graph8, predictor=predictor)

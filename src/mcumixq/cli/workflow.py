@@ -100,9 +100,14 @@ def new_model(data: Data, model: str, width: float, seed: int) -> nn.Module:
     return build_model(model, in_channels=c, in_size=hw, num_classes=classes, width=width)
 
 
+def show_progress(args: object) -> bool:
+    """Progress bars on stderr unless --json or -q (they also need stderr to be a TTY)."""
+    return not getattr(args, "json", False) and not getattr(args, "quiet", 0)
+
+
 def fit(
     model: nn.Module, data: Data, *, epochs: int, lr: float, batch: int, seed: int,
-    train_ds: ArrayDataset | None = None, eval_n: int = 1000,
+    train_ds: ArrayDataset | None = None, eval_n: int = 1000, progress: bool = False,
 ) -> float:  # fmt: skip
     """Train in place (float or QAT); return the test accuracy of the model itself."""
     if epochs < 1:
@@ -111,7 +116,7 @@ def fit(
     result = train(
         model, loader(train_ds or data.train, batch, seed),
         make_loader(test_eval, 256, shuffle=False, augment=False, seed=seed),
-        epochs=epochs, lr=lr, progress=False,
+        epochs=epochs, lr=lr, progress=progress,
     )  # fmt: skip
     return result.test_accuracy
 
