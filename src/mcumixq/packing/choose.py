@@ -2,10 +2,12 @@
 
 The formula follows shared/SLBC.md §1: cycles = SMLADs * C + extractions * E + outputs * R +
 pixels * lanes * I, with C the cost of one SMLAD including its share of loads and loop, E one
-field extraction (SBFX + SUB + ADD, totals spilled), R the requantize + packed store of one output
-and I the im2col cost per int16 lane. The defaults are calibrated on the emulated M4 kernels of
-this package; `perf/` may pass a recalibrated `CostModel`. Only exact schemes are candidates
-(`schemes.candidate_schemes` proves the bounds), so the choice can only change speed.
+accumulator's share of a block end (SBFX + SUB + ADD, totals in memory, loop bookkeeping), R the
+requantize + packed store of one output and I the unpack cost per int16 lane. The defaults were
+fitted to the emulated L1-L4 grid of the smlad2 / chpar4 / pxpar4 kernels (every decision
+within 5 % of the measured winner); `perf/` may pass a recalibrated `CostModel`. Only exact
+schemes are candidates (`schemes.candidate_schemes` proves the bounds), so the choice can only
+change speed.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ BUILT_FAMILIES = ("smlad", "chpar", "pxpar")
 
 
 def _default_instr_cycles() -> dict[str, float]:
-    # smlad2: 0.846 MAC/cycle on L3 incl. im2col/requant; chpar: 8 SMLAD per 16 + 6/4 cycles.
+    # smlad2 measured 0.90 MAC/cycle on L3; the chpar/pxpar core does 8 SMLAD per ~17 cycles.
     return {"smlad": 2.1, "chpar": 2.1, "pxpar": 2.1, "poly": 2.6}
 
 
