@@ -15,13 +15,24 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from mcumixq.errors import InputError
+
+
+def _unwritable(target: Path, err: OSError) -> InputError:
+    """An output location that cannot be created is bad input: say where and why."""
+    reason = err.strerror or type(err).__name__
+    return InputError(f"{target}: cannot write here ({reason}); choose a writable output path")
+
 
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[Any]:
     """Open a sibling temp file for writing; rename it onto `path` only if the block succeeds."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as err:
+        raise _unwritable(target, err) from err
     try:
         with os.fdopen(fd, mode) as fh:
             yield fh
@@ -36,8 +47,11 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[Any
 def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a sibling temp directory; it replaces `path` (whole) only if the block succeeds."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    except OSError as err:
+        raise _unwritable(target, err) from err
     try:
         yield tmp
         if target.exists():
