@@ -196,3 +196,30 @@ def test_random_layers_on_host(pair, h, w, cin, cout, kernel, stride, z, seed) -
     g = conv_graph(seed, (h, w, cin), cout, w_bits=pair.w, a_bits=pair.a, out_bits=2 + seed % 7,
                    kernel=kernel, stride=stride, zero_point=z)  # fmt: skip
     run_slbc(g, seed=seed)
+
+
+@pytest.mark.parametrize("shift", [0, 20, 32, 33])
+@pytest.mark.parametrize("family", ["slbc", "slbc_pxpar"])
+def test_general_requant_path(family, shift) -> None:
+    """Shifts <= 32 take mq_requantize_fast's int64 path instead of the one-SMMLA form."""
+    import dataclasses
+
+    from mcumixq.ir.graph import Requant
+    from mcumixq.kernels import slbc_pxpar
+
+    pair = (4, 4) if family == "slbc" else (8, 2)
+    g = conv_graph(4, (4, 5, 8), 8, w_bits=pair[0], a_bits=pair[1], out_bits=8, zero_point=1)
+    op = g.ops[-1]
+    rq = Requant(multiplier=np.full(8, 1 << 30, np.int32), shift=np.full(8, shift, np.int32),
+                 act_min=0, act_max=255)  # fmt: skip
+    op2 = dataclasses.replace(op, requant=rq)
+    g2 = dataclasses.replace(g, ops=(*g.ops[:-1], op2))
+    fam = slbc if family == "slbc" else slbc_pxpar
+    code = fam.render(g2, op2, "mq_layer_test", "m4")
+    assert ("mq_requantize_fast(" in code.source) == (shift <= 32)
+    x = np.random.default_rng(0).integers(0, 1 << pair[1], size=(4, 5, 8))
+    values = run_graph_all(g2, x)
+    dst = g2.tensors[op2.output]
+    got = run_layer_on_host(code, pack_tensor(values[op2.inputs[0]], pair[1]), None,
+                            tensor_bytes(dst.shape, dst.bits))  # fmt: skip
+    assert got == pack_tensor(values[op2.output], dst.bits)

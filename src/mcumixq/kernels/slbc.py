@@ -216,13 +216,13 @@ def _fits(g: ConvGeometry, p: Plan) -> bool:
 
 
 def requant_table(g: ConvGeometry, bias: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Per-channel requantization constants: {K lo, K hi, M, s - 32} or {bias, M, s, 0}.
+    """Per-channel requantization constants: {bias', M, R, s - 32} or {bias', M, s, 0}.
 
-    Fast form (every s > 32): y = (((t*M + K) >> 32) >> (s - 32)) with the int64 constant
-    K = bias*M + R*2^32, R = 2^(s-33) + z_out*2^(s-32): one SMLAL + ASR. Exact because
+    Fast form (every s > 32): y = ((acc * M) >> 32 + R) >> (s - 32) with acc = t + bias' and
+    R = 2^(s-33) + z_out * 2^(s-32): one SMMLA + ASR. Exact because
     (acc*M + 2^(s-1)) >> s == ((acc*M >> 32) + 2^(s-33)) >> (s-32) for s > 32 (the dropped low
     word lies below the rounding position) and z_out*2^(s-32) is a multiple of the final shift.
-    Needs |acc*M| < 2^62 (int32 acc, M < 2^31) and R < 2^30 so every sum stays in int64/int32.
+    |acc*M| < 2^62 gives |acc*M >> 32| < 2^30, and R < 2^30 keeps the sum inside int32.
     """
     s = g.shift.astype(np.int64)
     m = g.multiplier.astype(np.int64)
@@ -231,11 +231,7 @@ def requant_table(g: ConvGeometry, bias: np.ndarray) -> tuple[np.ndarray, bool]:
         sh = s - 32
         r = (1 << (sh - 1)) + g.zo * (1 << sh)
         if np.all(np.abs(r) < (1 << 30)):
-            k = [int(bc) * int(mc) + (int(rc) << 32) for bc, mc, rc in zip(b, m, r, strict=True)]
-            lo = np.array([v & 0xFFFFFFFF for v in k], dtype=np.uint64).astype(np.uint32)
-            hi = np.array([v >> 32 for v in k], dtype=np.int64)
-            table = np.stack([lo.view(np.int32).astype(np.int64), hi, m, sh], axis=1)
-            return table.astype(np.int32).reshape(-1), True
+            return np.stack([b, m, r, sh], axis=1).astype(np.int32).reshape(-1), True
     table = np.stack([b, m, s, np.zeros_like(s)], axis=1)
     return table.astype(np.int32).reshape(-1), False
 
@@ -250,7 +246,7 @@ def _arrays(g: ConvGeometry, fn: str, pw: PackedWeights, scheme: Scheme, kernel:
     )
     table, fast = requant_table(g, pw.bias)
     q_note = (
-        "per channel {K lo, K hi, M, s - 32}, K = bias'*M + (2^(s-33) + z_out*2^(s-32))*2^32, "
+        "per channel {bias', M, 2^(s-33) + z_out*2^(s-32), s - 32}, "
         "bias' = bias - (z+a_shift)*sum(w)"
         if fast
         else "per channel {bias - (z+a_shift)*sum(w), M, s, 0}"

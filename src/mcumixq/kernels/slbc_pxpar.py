@@ -100,20 +100,14 @@ def supports(graph: Graph, op: Op, isa: str) -> int | None:
 
 
 def requant_table(g: ConvGeometry, bias: np.ndarray, cpad: int) -> tuple[np.ndarray, bool]:
-    """Per channel 8 int32: {K even lo, hi, M, s - 32, K odd lo, hi, 0, 0} (one-SMLAL form, see
-    slbc.requant_table) or {bias even, 0, M, s, bias odd, 0, 0, 0}."""
-    even, fast_e = slbc.requant_table(g, bias[: g.cout])
-    odd, fast_o = slbc.requant_table(g, bias[cpad : cpad + g.cout])
-    e, o = even.reshape(-1, 4), odd.reshape(-1, 4)
+    """Per channel 8 int32: {bias' even, M, R, s', bias' odd, 0, 0, 0} in the one-SMMLA form
+    of slbc.requant_table (R, s' = s - 32) or its general form (R = s, s' = 0)."""
+    even, fast = slbc.requant_table(g, bias[: g.cout])
+    e = even.reshape(-1, 4)
     zeros = np.zeros(g.cout, np.int32)
-    if fast_e and fast_o:
-        table = np.stack([e[:, 0], e[:, 1], e[:, 2], e[:, 3], o[:, 0], o[:, 1], zeros, zeros], 1)
-        return table.reshape(-1), True
-    s = g.shift.astype(np.int32)
-    m = g.multiplier.astype(np.int32)
-    b_e, b_o = bias[: g.cout], bias[cpad : cpad + g.cout]
-    table = np.stack([b_e, zeros, m, s, b_o, zeros, zeros, zeros], 1).astype(np.int32)
-    return table.reshape(-1), False
+    odd = bias[cpad : cpad + g.cout].astype(np.int32)
+    table = np.stack([e[:, 0], e[:, 1], e[:, 2], e[:, 3], odd, zeros, zeros, zeros], 1)
+    return table.astype(np.int32).reshape(-1), fast
 
 
 def _kernel(g: ConvGeometry, scheme: Scheme) -> str:
@@ -145,7 +139,7 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
                     f"{what}: weights [{pw.cout_padded // 4} blocks][words][4 channels], "
                     f"int16 lanes in im2col lane order ({kernel})"),
             c_array(f"{function}_q", "int32_t", table,
-                    f"{what}: per channel {{even K lo, hi | bias, M, s', odd K lo, hi | bias}}",
+                    f"{what}: per channel {{bias' even, M, R | s, s - 32 | 0, bias' odd, 0, 0, 0}}",
                     hex_data=False),
         ]
     )  # fmt: skip

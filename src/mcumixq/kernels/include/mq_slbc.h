@@ -42,6 +42,19 @@ static inline uint32_t mq_slbc_sadd16(uint32_t x, uint32_t y)
 #endif
 }
 
+/* acc + the high word of a*b (SMMLA, truncating): the requantization's one multiply. The sum
+ * is bounded by the caller (|a*b >> 32| < 2^30, |acc| < 2^30), so it cannot wrap. */
+static inline int32_t mq_slbc_smmla(int32_t a, int32_t b, int32_t acc)
+{
+#if MQ_HAVE_DSP && defined(__thumb2__)
+    int32_t r;
+    __asm__("smmla %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+#else
+    return (int32_t)mq_asr64((int64_t)a * (int64_t)b, 32) + acc;
+#endif
+}
+
 /* Unaligned little-endian 32-bit load (LDR allows unaligned addresses on the M4). */
 static inline uint32_t mq_slbc_ld32(const uint8_t *p)
 {
