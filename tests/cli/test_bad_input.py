@@ -128,6 +128,22 @@ def _zero_state(weights: bytes) -> bytes:
     return buf.getvalue()
 
 
+def _write_blocked_report(d: Path) -> None:
+    """A valid demo report.json whose report.md path is taken by a directory."""
+    from mcumixq.report.schema import build_report
+
+    deploy = {"cycles": 10, "latency_ms": 0.1, "clock_mhz": 120.0, "flash_bytes": 1, "board": "b",
+              "sram_bytes": 1, "bit_exact": True, "elf": "x.elf", "selftest_samples": 1,
+              "layers": [{"name": "fc", "op": "linear", "w_bits": 8, "a_bits": 8, "macs": 1,
+                          "cycles": 10, "kernel": "k"}]}  # fmt: skip
+    doc = build_report(
+        dataset="digits", accuracy={"float": 0.9, "int8": 0.9, "mixed": 0.9}, mixed=deploy,
+        baseline=deploy, predicted_cycles=10.0, predicted_layers={}, bits={},
+    )  # fmt: skip
+    (d / "report.md").mkdir(parents=True)
+    (d / "report.json").write_text(json.dumps(doc))
+
+
 FAULT_C = """
 #include <stdint.h>
 __attribute__((noinline)) void mq_poke(volatile uint32_t *p) { *p = 1u; }
@@ -259,6 +275,11 @@ def _cases() -> list[Case]:
         _search("demo", "a_bits '4.5'", ("--a-bits", "4.5"), "'4.5'"),
         Case("report: missing dir", ("report", "{d}/nodir"), 2, "report.json: not found"),
         Case("report: malformed report.json", ("report", "{d}/rep"), 2, "field 'dataset'"),
+        Case(
+            "report: report.md path is a directory", ("report", "{d}/blocked"), 2,
+            "Is a directory",
+        ),
+        _deploy("--out not writable", "good.mqz", "cannot write here", "--out", "/proc/mq"),
         Case("calibrate: --workers 0", ("calibrate", "--workers", "0"), 2, "--workers 0"),
         Case("usage: unknown command", ("frobnicate",), 2, "invalid choice: 'frobnicate'"),
         Case("usage: missing argument", ("run",), 2, "required: ELF"),
@@ -275,6 +296,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, bool
     _write_checkpoints(d)
     (d / "rep").mkdir()
     (d / "rep" / "report.json").write_text('{"dataset": 3}')
+    _write_blocked_report(d / "blocked")
     yield d, _write_elves(d)
 
 

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from mcumixq.cli.exit import EXIT_INTERRUPTED, EXIT_OK
+from mcumixq.cli.exit import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK
 from mcumixq.errors import MqError
 
 SUBCOMMANDS = (
@@ -94,6 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             log.error("traceback of the error below", exc_info=True)
         print(f"mcumixq: error: {err}", file=sys.stderr)
         return err.exit_code
+    except OSError as err:  # disk full, permissions, a path vanishing mid-run: the user's to fix
+        if getattr(args, "verbose", 0):
+            log.error("traceback of the error below", exc_info=True)
+        print(f"mcumixq: error: {err}; check the path, permissions and free space", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("mcumixq: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
