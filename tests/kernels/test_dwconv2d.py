@@ -164,7 +164,7 @@ def test_requant_forms(shift, z_out, form) -> None:
     check_host(g, seed=shift)
     source = render_layer(g, g.ops[0], "mq_d", isa="m4").source
     assert ("mq_dw_requant_mm(" in source) == (form == "mm")
-    assert ("mq_d_f[4]" in source) == (form == "mm" and shift < 33)
+    assert ("mq_d_t[4]" in source) == (form == "mm" and shift < 33)
 
 
 @pytest.mark.parametrize(

@@ -188,6 +188,7 @@ def _constants(g: ConvGeometry) -> dict[str, np.ndarray] | None:
     out |= fast | {"form": "mm"}
     if np.any(t > 0):
         out["f"] = 1 << t
+        out["t"] = t
     return out
 
 
@@ -214,7 +215,9 @@ def _arrays(g: ConvGeometry, fn: str, what: str, consts: dict[str, np.ndarray]) 
     ]
     if "f" in consts:
         parts.append(
-            c_array(f"{fn}_f", "int32_t", consts["f"], f"{what}: tap factor 2^t", hex_data=False)
+            c_array(
+                f"{fn}_t", "uint8_t", consts["t"], f"{what}: taps scaled by 2^t", hex_data=False
+            )
         )
     if consts["form"] == "mm":
         parts.append(
@@ -230,7 +233,7 @@ def _arrays(g: ConvGeometry, fn: str, what: str, consts: dict[str, np.ndarray]) 
             )
         )
         parts.append(
-            c_array(f"{fn}_sh", "int32_t", consts["sh"], f"{what}: s' - 32", hex_data=False)
+            c_array(f"{fn}_sh", "uint8_t", consts["sh"], f"{what}: s' - 32", hex_data=False)
         )
     else:
         parts.append(
@@ -352,7 +355,7 @@ def render_path(graph: Graph, op: Op, function: str, path: str | None) -> LayerC
     }  # fmt: skip
     source = template_env(FAMILY_DIR).get_template(TEMPLATE).render(**params)
     weight_bytes = int(pack_taps(g).size)
-    per_channel = (16 if consts["form"] == "mm" else 12) + (4 if "f" in consts else 0)
+    per_channel = (13 if consts["form"] == "mm" else 12) + (1 if "f" in consts else 0)
     return LayerCode(
         function=function,
         kernel=kernel,
