@@ -257,7 +257,7 @@ def _cases() -> list[Case]:
         ),
         _train("unknown model", ("--model", "vit"), "unknown model 'vit'"),
         _train("missing bit map", ("--bits-map", "{d}/none.json"), "none.json"),
-        _train("--epochs 0", ("--epochs", "0"), "epochs=0"),
+        _train("--epochs 0", ("--epochs", "0"), "--epochs 0 must be >= 1"),
         _export("missing checkpoint", "none", "not a checkpoint"),
         _export(".mqz as checkpoint", "good.mqz", "not a checkpoint directory"),
         _export("pickle payload in model.pt", "ck_pickle", "corrupt or foreign weights"),
