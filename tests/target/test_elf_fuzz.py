@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from .elf_mutations import MUTATORS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +20,8 @@ from mcumixq.target.boards import get_board
 from mcumixq.target.build import build_elf
 from mcumixq.target.elf import load_elf
 from mcumixq.target.emulator import run_elf
+
+from .elf_mutations import MUTATORS
 
 pytestmark = [pytest.mark.toolchain, pytest.mark.emulator]
 

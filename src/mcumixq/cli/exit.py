@@ -1,4 +1,4 @@
-"""Process exit codes of the CLI (STYLE §2): 0 ok, 1 verification failed, 2 bad input, 130 Ctrl-C."""
+"""CLI exit codes (STYLE §2): 0 ok, 1 verification failed, 2 bad input, 130 Ctrl-C."""
 
 from __future__ import annotations
 
