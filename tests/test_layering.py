@@ -1,4 +1,4 @@
-"""Imports only point down the chain of STYLE §3, modules stay small, torch stays out of the lean core."""
+"""Imports point down the STYLE §3 chain, modules stay small, torch stays out of the lean core."""
 
 from __future__ import annotations
 
@@ -8,8 +8,23 @@ import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mcumixq"
-ORDER = ["errors", "numerics", "files", "target", "data", "models", "quant", "ir", "packing",
-         "kernels", "codegen", "perf", "search", "report", "cli"]
+ORDER = [
+    "errors",
+    "numerics",
+    "files",
+    "target",
+    "data",
+    "models",
+    "quant",
+    "ir",
+    "packing",
+    "kernels",
+    "codegen",
+    "perf",
+    "search",
+    "report",
+    "cli",
+]
 CORE = {"errors", "numerics", "files"}
 # torch may be imported only by these packages (and ir/export.py).
 TORCH_OK = {"data", "models", "quant", "search", "cli"}
@@ -45,7 +60,7 @@ def test_imports_point_down_the_chain() -> None:
             if parts[0] != "mcumixq" or len(parts) < 2 or parts[1] not in ORDER:
                 continue
             dep = parts[1]
-            if dep == unit or dep in CORE and unit not in CORE:
+            if dep == unit or (dep in CORE and unit not in CORE):
                 continue
             if ORDER.index(dep) > ORDER.index(unit) and not (unit == "ir" and dep == "quant"):
                 bad.append(f"{path.relative_to(SRC)} imports {mod}")
@@ -56,7 +71,7 @@ def test_torch_only_where_allowed() -> None:
     bad = []
     for path in _files():
         unit = _unit(path)
-        if unit in TORCH_OK or path.name == "export.py" and unit == "ir":
+        if unit in TORCH_OK or (path.name == "export.py" and unit == "ir"):
             continue
         if any(m.split(".")[0] == "torch" for m in _imports(path)):
             bad.append(str(path.relative_to(SRC)))
@@ -64,12 +79,17 @@ def test_torch_only_where_allowed() -> None:
 
 
 def test_modules_are_small() -> None:
-    big = [f"{p.relative_to(SRC)}: {n}" for p in SRC.rglob("*.py")
-           if (n := len(p.read_text().splitlines())) > MAX_LINES]
+    big = [
+        f"{p.relative_to(SRC)}: {n}"
+        for p in SRC.rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > MAX_LINES
+    ]
     assert not big, f"modules over {MAX_LINES} lines: {big}"
 
 
 def test_lean_import_leaves_torch_out() -> None:
-    code = ("import sys, mcumixq.target, mcumixq.codegen, mcumixq.ir.reference, mcumixq.ir.mqz;"
-            "sys.exit('torch' in sys.modules)")
+    code = (
+        "import sys, mcumixq.target, mcumixq.codegen, mcumixq.ir.reference, mcumixq.ir.mqz;"
+        "sys.exit('torch' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -2,7 +2,8 @@
 
 Library code raises these with one line that says what went wrong, the offending value and the
 fix; `cli/` catches `MqError` once and prints the line (traceback only with `-v`). Foreign errors
-(zipfile, numpy, elftools, unicorn, torch) are wrapped where they enter: `raise InputError(...) from err`.
+(zipfile, numpy, elftools, unicorn, torch) are wrapped where they enter:
+`raise InputError(...) from err`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,6 @@ class BudgetError(ConfigError):
 
 
 class VerificationError(MqError):
-    """Device output is not bit-exact with the reference, or a promised budget was missed (exit 1)."""
+    """Device output differs from the reference, or a promised budget was missed (exit 1)."""
 
     exit_code = 1

@@ -36,7 +36,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[Any
     try:
         with os.fdopen(fd, mode) as fh:
             yield fh
-        os.replace(tmp, target)
+        Path(tmp).replace(target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             Path(tmp).unlink()
@@ -57,11 +57,11 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
         if target.exists():
             old = target.with_name(f".{target.name}.old")
             shutil.rmtree(old, ignore_errors=True)
-            os.replace(target, old)
-            os.replace(tmp, target)
+            target.replace(old)
+            Path(tmp).replace(target)
             shutil.rmtree(old, ignore_errors=True)
         else:
-            os.replace(tmp, target)
+            Path(tmp).replace(target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -134,7 +134,9 @@ def requantize(
     return np.clip(y, lo, hi)
 
 
-def rescale(value: np.ndarray | int, multiplier: np.ndarray | int, shift: np.ndarray | int) -> np.ndarray:
+def rescale(
+    value: np.ndarray | int, multiplier: np.ndarray | int, shift: np.ndarray | int
+) -> np.ndarray:
     """(v*M + 2^(s-1)) >> s in int64 without offset or clamp: the residual-add input rescale."""
     v = np.asarray(value, dtype=np.int64)
     m = np.asarray(multiplier, dtype=np.int64)
