@@ -59,12 +59,12 @@ MIN_MACS = 500
 MIN_FIT_CASES = 12  # a tile group with fewer cases falls back to its family/kind fit
 # Cases per op kind (full, quick); groups within a kind share them round-robin.
 CASES: dict[str, tuple[int, int]] = {
-    "conv2d": (110, 48),
+    "conv2d": (140, 56),
     "linear": (30, 14),
     "dwconv2d": (20, 12),
-    "maxpool": (16, 10),
-    "avgpool": (16, 10),
-    "add": (16, 10),
+    "maxpool": (24, 12),
+    "avgpool": (24, 12),
+    "add": (20, 10),
 }
 
 

@@ -29,7 +29,7 @@ from mcumixq.packing.layout import storage_bits, tensor_bytes
 from mcumixq.packing.schemes import Scheme, chpar_scheme, poly_scheme, pxpar_scheme
 from mcumixq.packing.weights import tap_lane_order
 
-FEATURES_VERSION = 6
+FEATURES_VERSION = 7
 KINDS = ("conv2d", "dwconv2d", "linear", "maxpool", "avgpool", "add")
 CONTAINERS = (2, 4, 8)
 PROBE_OP = "op"
@@ -238,6 +238,8 @@ def _conv_features(spec: LayerSpec, scheme_id: str, kernel: str) -> dict[str, fl
         **_onehot("tail", spec.a_bits, float(pixels * taps * tail)),
         **_onehot("rows", spec.a_bits, float(oh * kh * in_w * math.ceil(row_bits / 32))),
         "unaligned_px": float(pixels * (1.0 - aligned)),
+        "outs": float(pixels * cout),
+        "in_words": float(pixels * taps * math.ceil(row_bits / 32)),
         "border": float(_border_pixels(spec)),
         "border_c": float(_border_pixels(spec) * cout),
         "ctail": float(px_tiles * (cout % tc)),
@@ -262,6 +264,9 @@ def _elementwise_features(spec: LayerSpec) -> dict[str, float]:
     return {
         "const": 1.0,
         "pixels": float(pixels),
+        "values": float(values),
+        "reads": float(values * window),
+        "in_words": float(pixels * window * math.ceil(row_bits / 32)),
         **_onehot("out", spec.out_bits, float(values)),
         **_onehot("read", spec.a_bits, float(values * window)),
         **_onehot("words", spec.a_bits, float(pixels * window * (row_bits // 32))),

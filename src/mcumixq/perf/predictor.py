@@ -27,6 +27,7 @@ from mcumixq.ir.graph import Graph, Op
 from mcumixq.kernels.names import parse_kernel_name
 from mcumixq.kernels.registry import candidates, render_layer
 from mcumixq.numerics import ALL_PAIRS, BitPair
+from mcumixq.packing.layout import storage_bits
 from mcumixq.perf.features import (
     FEATURES_VERSION,
     PROBE_OP,
@@ -39,6 +40,14 @@ from mcumixq.perf.features import (
 
 PREDICTOR_FORMAT = "mcumixq.predictor"
 MIN_CASES = 3
+CASES_PER_COLUMN = 2.5
+# Smaller feature sets for groups with fewer cases: the main loop counts first.
+FEATURE_TIERS: tuple[tuple[str, ...], ...] = (
+    ("const", "pixels", "tiles", "steps", "extract", "out2", "out4", "out8", "words2", "words4",
+     "words8", "tail2", "tail4", "tail8", "padded", "ctail", "read2", "read4", "read8"),
+    ("const", "tiles", "steps", "extract", "outs", "in_words", "reads", "values"),
+    ("const", "steps", "outs", "values"),
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,9 +65,12 @@ def group_of(choice: KernelChoice, spec: LayerSpec) -> str:
 
 
 def fine_group_of(choice: KernelChoice, spec: LayerSpec) -> str:
-    """Fine fit group: family, kind and tile (one loop nest), e.g. `smlad2/conv2d/2x4`."""
+    """Fine fit group: family, kind, tile (one loop nest) and whether input pixels are whole
+    words (`w`) or not (`b`, byte tails: first layers, odd channel counts), e.g.
+    `smlad2/conv2d/2x4/w`. The two im2col regimes cost differently per element."""
     tp, tc = tile_of(choice.kernel)
-    return f"{choice.family}/{spec.kind}/{tp}x{tc}"
+    bits = storage_bits(spec.a_bits) * spec.in_shape[-1]
+    return f"{choice.family}/{spec.kind}/{tp}x{tc}/{'w' if bits % 32 == 0 else 'b'}"
 
 
 def window_group_of(choice: KernelChoice, spec: LayerSpec) -> str:
@@ -116,11 +128,25 @@ class FamilyFit:
         )
 
 
+def _columns(samples: Sequence[tuple[Mapping[str, float], float]]) -> list[str]:
+    """The richest feature set the group's case count supports (CASES_PER_COLUMN each).
+
+    A family with few calibration cases and twenty columns fits its own noise (0 % train
+    error, 300 % on a new layer); a smaller set of the loop counts that dominate generalises.
+    """
+    present = {k for feats, _ in samples for k, v in feats.items() if v != 0.0}
+    for tier in (None, *FEATURE_TIERS):
+        names = sorted(present if tier is None else present & set(tier))
+        if names and len(samples) >= CASES_PER_COLUMN * len(names):
+            return names
+    return sorted(present & set(FEATURE_TIERS[-1])) or sorted(present)
+
+
 def fit_group(group: str, samples: Sequence[tuple[Mapping[str, float], float]]) -> FamilyFit:
     """Fit non-negative coefficients minimising relative error over (features, cycles) samples."""
     if len(samples) < MIN_CASES:
         raise ConfigError(f"fit group {group}: {len(samples)} cases, need >= {MIN_CASES}")
-    names = sorted({k for feats, _ in samples for k, v in feats.items() if v != 0.0})
+    names = _columns(samples)
     x = np.array([[feats.get(n, 0.0) for n in names] for feats, _ in samples], dtype=np.float64)
     y = np.array([cycles for _, cycles in samples], dtype=np.float64)
     if np.any(y <= 0):
