@@ -144,8 +144,9 @@ def reachable_default(
     floor = cost_model.cycles(lowest_bits(cost_model, config))[0] / (clock * 1e3)
     if floor * FLOOR_SLACK > target:
         log.warning(
-            "target %.3f ms is below the %.3f ms the lowest bits reach; using %.3f ms",
-            target, floor, floor * FLOOR_SLACK,
+            "target %.3f ms leaves under %d%% above the %.3f ms the lowest bits reach; "
+            "using %.3f ms",
+            target, round(100 * (FLOOR_SLACK - 1)), floor, floor * FLOOR_SLACK,
         )  # fmt: skip
         return floor * FLOOR_SLACK
     return target
