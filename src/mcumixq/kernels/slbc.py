@@ -31,6 +31,7 @@ from mcumixq.kernels.carray import c_array
 from mcumixq.kernels.geometry import ConvGeometry, conv_geometry
 from mcumixq.kernels.names import kernel_name
 from mcumixq.kernels.registry import LayerCode, header_comment, template_env
+from mcumixq.numerics import accumulator_bound
 from mcumixq.packing.choose import BUILT_FAMILIES, choose_scheme
 from mcumixq.packing.fields import pack_lanes
 from mcumixq.packing.schemes import Scheme
@@ -215,25 +216,40 @@ def _fits(g: ConvGeometry, p: Plan) -> bool:
     return max(imms) * 4 <= MAX_IMM12 and 4 * p.slots * p.rb <= MAX_SCRATCH
 
 
-def requant_table(g: ConvGeometry, bias: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Per-channel requantization constants: {bias', M, R, s - 32} or {bias', M, s, 0}.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RqTable:
+    """Per-channel requantization constants and the form the template emits."""
 
-    Fast form (every s > 32): y = ((acc * M) >> 32 + R) >> (s - 32) with acc = t + bias' and
-    R = 2^(s-33) + z_out * 2^(s-32): one SMMLA + ASR. Exact because
-    (acc*M + 2^(s-1)) >> s == ((acc*M >> 32) + 2^(s-33)) >> (s-32) for s > 32 (the dropped low
-    word lies below the rounding position) and z_out*2^(s-32) is a multiple of the final shift.
-    |acc*M| < 2^62 gives |acc*M >> 32| < 2^30, and R < 2^30 keeps the sum inside int32.
+    table: np.ndarray  # int32 [cout * 4]
+    fast: bool  # one-SMMLA form (else mq_requantize_fast on {bias', M, s, 0})
+    pre_shift: int  # k: the accumulator enters the multiply as acc << k
+
+
+def requant_table(g: ConvGeometry, bias: np.ndarray) -> RqTable:
+    """Per-channel constants {bias' << k, M, R, s + k - 32} or the general {bias', M, s, 0}.
+
+    Fast form: y = ((((t + bias') << k) * M) >> 32 + R) >> (s + k - 32), with
+    R = 2^(s+k-33) + z_out * 2^(s+k-32) and k = max(0, 33 - min s): one ADD (shifted operand),
+    SMMLA and ASR. Exact because scaling acc and the shift by 2^k leaves
+    (acc*M + 2^(s-1)) >> s unchanged, and (x + 2^(S-1)) >> S == ((x >> 32) + 2^(S-33)) >> (S-32)
+    for S = s + k > 32 (the dropped low word lies below the rounding position); z_out*2^(S-32)
+    is a multiple of the final shift. Valid when |acc| << k < 2^31 for every input
+    (numerics.accumulator_bound; then |acc*M >> 32| < 2^30) and R < 2^30; else the general form.
     """
     s = g.shift.astype(np.int64)
     m = g.multiplier.astype(np.int64)
     b = bias[: g.cout].astype(np.int64)
-    if np.all(s > 32):
-        sh = s - 32
+    k = max(0, 33 - int(s.min())) if s.size else 0
+    bound = accumulator_bound(g.weight.reshape(g.cout, -1), g.bias, g.in_bits, g.zi)
+    if s.size and k <= 30 and bound < (1 << (31 - k)):
+        sh = s + k - 32
         r = (1 << (sh - 1)) + g.zo * (1 << sh)
         if np.all(np.abs(r) < (1 << 30)):
-            return np.stack([b, m, r, sh], axis=1).astype(np.int32).reshape(-1), True
-    table = np.stack([b, m, s, np.zeros_like(s)], axis=1)
-    return table.astype(np.int32).reshape(-1), False
+            shifted = ((b << k) & 0xFFFFFFFF).astype(np.uint32).view(np.int32).astype(np.int64)
+            table = np.stack([shifted, m, r, sh], axis=1).astype(np.int32).reshape(-1)
+            return RqTable(table=table, fast=True, pre_shift=k)
+    table = np.stack([b, m, s, np.zeros_like(s)], axis=1).astype(np.int32).reshape(-1)
+    return RqTable(table=table, fast=False, pre_shift=0)
 
 
 def _arrays(g: ConvGeometry, fn: str, pw: PackedWeights, scheme: Scheme, kernel: str) -> str:
@@ -244,12 +260,13 @@ def _arrays(g: ConvGeometry, fn: str, pw: PackedWeights, scheme: Scheme, kernel:
         f"{what}: weights [{blocks} blocks][{words} words][{TILE.channels // 2} pairs], "
         f"lanes w_c + w_c+1*2^{scheme.spacing}, im2col lane order ({kernel})"
     )
-    table, fast = requant_table(g, pw.bias)
+    rq = requant_table(g, pw.bias)
+    table = rq.table
     q_note = (
-        "per channel {bias', M, 2^(s-33) + z_out*2^(s-32), s - 32}, "
-        "bias' = bias - (z+a_shift)*sum(w)"
-        if fast
-        else "per channel {bias - (z+a_shift)*sum(w), M, s, 0}"
+        f"per channel {{bias' << {rq.pre_shift}, M, 2^(S-33) + z_out*2^(S-32), S - 32}}, "
+        f"S = s + {rq.pre_shift}, bias' = bias - (z+a_shift)*sum(w)"
+        if rq.fast
+        else "per channel {bias', M, s, 0}, bias' = bias - (z+a_shift)*sum(w)"
     )
     return "\n".join(
         [
@@ -271,6 +288,7 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         raise UnsupportedModelError(f"{op.name}: corrected bias leaves int32; use smlad2")
     kernel = _kernel(g, scheme)
     pl = plan(g, scheme)
+    rq = requant_table(g, pw.bias)
     nfull, tail = tail_words(g.cin, g.in_sb)
     off = int(pack_lanes(np.array([-scheme.a_lo]), np.array([-scheme.a_lo]))[0])
     pad = int(pack_lanes(np.array([g.zi + scheme.a_lo]), np.array([g.zi + scheme.a_lo]))[0])
@@ -283,7 +301,8 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "extract": "mq_slbc_sbfx_lo" if scheme.low_signed else "mq_slbc_ubfx_lo",
         "unroll": pl.unroll, "blk_words": pl.blk_words, "nox": pl.nox,
         "wpt": pl.wpt, "seg": pl.seg, "off_words": pl.off_words, "rb": pl.rb,
-        "rb_pixels": pl.rb_pixels, "fast_rq": requant_table(g, pw.bias)[1], "ring": pl.ring,
+        "rb_pixels": pl.rb_pixels, "fast_rq": rq.fast, "pre_shift": rq.pre_shift,
+        "ring": pl.ring,
         "cout_full": g.cout - g.cout % 8, "cout_tail": g.cout % 8, "off": off, "pad_word": pad,
         "in_sb": g.in_sb, "in_pb": g.in_pixel_bytes,
         "out_sb": g.out_sb, "out_pb": g.out_pixel_bytes, "nfull": nfull, "tail": tail,

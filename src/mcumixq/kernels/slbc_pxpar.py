@@ -99,15 +99,25 @@ def supports(graph: Graph, op: Op, isa: str) -> int | None:
     return slbc.PRIORITY if chosen is not None else slbc.EXACT_ONLY_PRIORITY
 
 
-def requant_table(g: ConvGeometry, bias: np.ndarray, cpad: int) -> tuple[np.ndarray, bool]:
-    """Per channel 8 int32: {bias' even, M, R, s', bias' odd, 0, 0, 0} in the one-SMMLA form
-    of slbc.requant_table (R, s' = s - 32) or its general form (R = s, s' = 0)."""
-    even, fast = slbc.requant_table(g, bias[: g.cout])
-    e = even.reshape(-1, 4)
+def requant_table(g: ConvGeometry, bias: np.ndarray, cpad: int) -> slbc.RqTable:
+    """Per channel 8 int32: {bias' even, M, R, s', bias' odd, 0, 0, 0} in the form of
+    slbc.requant_table (biases pre-shifted by k in the fast form)."""
+    even = slbc.requant_table(g, bias[: g.cout])
+    odd_rq = slbc.requant_table(g, bias[cpad : cpad + g.cout])
+    e = even.table.reshape(-1, 4)
+    odd = odd_rq.table.reshape(-1, 4)[:, 0]
+    if odd_rq.fast != even.fast or odd_rq.pre_shift != even.pre_shift:
+        # the two parities must share one form: fall back to the general one for both
+        s = g.shift.astype(np.int32)
+        m = g.multiplier.astype(np.int32)
+        e = np.stack([bias[: g.cout], m, s, np.zeros_like(s)], 1).astype(np.int32)
+        odd = bias[cpad : cpad + g.cout].astype(np.int32)
+        even = slbc.RqTable(table=e.reshape(-1), fast=False, pre_shift=0)
     zeros = np.zeros(g.cout, np.int32)
-    odd = bias[cpad : cpad + g.cout].astype(np.int32)
     table = np.stack([e[:, 0], e[:, 1], e[:, 2], e[:, 3], odd, zeros, zeros, zeros], 1)
-    return table.astype(np.int32).reshape(-1), fast
+    return slbc.RqTable(
+        table=table.astype(np.int32).reshape(-1), fast=even.fast, pre_shift=even.pre_shift
+    )
 
 
 def _kernel(g: ConvGeometry, scheme: Scheme) -> str:
@@ -131,7 +141,8 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         raise UnsupportedModelError(f"{op.name} ({op.kind}): no exact pxpar scheme; use smlad2")
     kernel = _kernel(g, scheme)
     pl = plan(g, scheme)
-    table, fast = requant_table(g, pw.bias, pw.cout_padded)
+    rq = requant_table(g, pw.bias, pw.cout_padded)
+    table, fast = rq.table, rq.fast
     what = f"{g.name} (conv2d {g.kh}x{g.kw}) w{g.w_bits}a{g.in_bits}, {scheme.describe()}"
     arrays = "\n".join(
         [
@@ -154,7 +165,8 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "extract": "mq_slbc_sbfx_lo" if scheme.low_signed else "mq_slbc_ubfx_lo",
         "unroll": pl.unroll, "blk_words": pl.blk_words, "nox": pl.nox,
         "wpt": pl.wpt, "seg": pl.seg, "off_words": pl.off_words, "rbp": pl.rbp,
-        "rbu_pixels": pl.rbu_pixels, "fast_rq": fast, "ring": pl.ring, "slots": pl.slots,
+        "rbu_pixels": pl.rbu_pixels, "fast_rq": fast, "pre_shift": rq.pre_shift,
+        "ring": pl.ring, "slots": pl.slots,
         "cout_full": g.cout - g.cout % 4, "cout_tail": g.cout % 4,
         "off": int(pack_lanes(np.array([offset]), np.array([offset]))[0]),
         "pad_word": g.zi | (g.zi << 16), "z_in": g.zi, "a_bits": g.in_bits,
