@@ -49,6 +49,7 @@ _EXPORTS: dict[str, str] = {
     "search_model": "mcumixq.api",
     "cost_model_for": "mcumixq.api",
     "search_bits": "mcumixq.search.dnas",
+    "lowest_bits": "mcumixq.search.dnas",
     "SearchConfig": "mcumixq.search.dnas",
     "SearchResult": "mcumixq.search.dnas",
     "Budgets": "mcumixq.search.dnas",
@@ -105,6 +106,7 @@ __all__ = [
     "load_dataset",
     "load_graph",
     "load_or_calibrate",
+    "lowest_bits",
     "make_loader",
     "pixels_to_input",
     "prepare_qat",
@@ -160,7 +162,13 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real objects
     from mcumixq.quant.prepare import prepare_qat
     from mcumixq.quant.train import evaluate, train
     from mcumixq.search.cost import CostModel
-    from mcumixq.search.dnas import Budgets, SearchConfig, SearchResult, search_bits
+    from mcumixq.search.dnas import (
+        Budgets,
+        SearchConfig,
+        SearchResult,
+        lowest_bits,
+        search_bits,
+    )
     from mcumixq.target.boards import get_board
     from mcumixq.target.emulator import RunResult, run_elf
     from mcumixq.target.toolchain import find_toolchain
