@@ -18,7 +18,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mcumixq.numerics import a_range, check_bits
-from mcumixq.quant.quantizers import ActQuant, InputQuant, WeightQuant, round_half_up, round_ste
+from mcumixq.quant.quantizers import (
+    ActQuant,
+    InputQuant,
+    WeightQuant,
+    pick_bits,
+    round_half_up,
+    round_ste,
+)
 
 ACTIVATIONS = ("none", "relu", "relu6")
 
@@ -72,8 +79,8 @@ class _QWeighted(nn.Module):
 
     def _bits(self, w_bits: int | None, a_bits: int | None) -> tuple[int, int]:
         return (
-            self.w_bits if w_bits is None else w_bits,
-            self.a_bits if a_bits is None else a_bits,
+            pick_bits(w_bits, self.w_bits, "w_bits"),
+            pick_bits(a_bits, self.a_bits, "a_bits"),
         )
 
     def bias_step(self, w_bits: int | None = None, a_bits: int | None = None) -> Tensor:
@@ -174,7 +181,7 @@ class QAdd(nn.Module):
 
     def clamp_range(self, bits: int | None = None) -> tuple[int, int]:
         """Integer output clamp [act_min, act_max] including the folded activation."""
-        b = self.out_quant.bits if bits is None else bits
+        b = pick_bits(bits, self.out_quant.bits, "a_bits")
         step = self.out_quant.step_for(b).detach()
         return activation_clamp(self.act, self.out_quant.zero_for(b), b, step)
 
@@ -182,7 +189,7 @@ class QAdd(nn.Module):
         quant = self.out_quant
         if not bool(quant.initialized):
             quant.calibrate(torch.relu(x0 + x1) if self.act != "none" else x0 + x1)
-        b = quant.bits if bits is None else check_bits(bits, "a_bits")
+        b = pick_bits(bits, quant.bits, "a_bits")
         step, z = quant.lsq_step(x0, b), float(quant.zero_for(b))
         lo, hi = self.clamp_range(b)
         q = round_ste(x0 / step) + round_ste(x1 / step) + z

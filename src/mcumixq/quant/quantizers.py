@@ -38,6 +38,11 @@ class RoundSTE(torch.autograd.Function):
         return grad
 
 
+def pick_bits(bits: int | None, default: int, what: str) -> int:
+    """`bits` checked as a legal width, or the quantizer's own `default` when None."""
+    return default if bits is None else check_bits(bits, what)
+
+
 def round_ste(x: Tensor) -> Tensor:
     """floor(x + 0.5) with an identity gradient."""
     return RoundSTE.apply(x)
@@ -83,11 +88,11 @@ class WeightQuant(nn.Module):
 
     def step_for(self, bits: int | None = None) -> Tensor:
         """The per-channel step [C] (float, > 0) used at `bits`."""
-        b = self.bits if bits is None else check_bits(bits, "w_bits")
+        b = pick_bits(bits, self.bits, "w_bits")
         return self.step[b - MIN_BITS].abs().clamp_min(MIN_STEP)
 
     def forward(self, weight: Tensor, bits: int | None = None) -> Tensor:
-        b = self.bits if bits is None else check_bits(bits, "w_bits")
+        b = pick_bits(bits, self.bits, "w_bits")
         lo, hi = w_range(b)
         g = 1.0 / math.sqrt(weight[0].numel() * max(hi, 1))
         step = grad_scale(self.step_for(b), g).reshape(-1, *([1] * (weight.dim() - 1)))
@@ -96,7 +101,7 @@ class WeightQuant(nn.Module):
     @torch.no_grad()
     def integers(self, weight: Tensor, bits: int | None = None) -> Tensor:
         """The integer weights (int64) the fake-quant forward multiplies by the step."""
-        b = self.bits if bits is None else check_bits(bits, "w_bits")
+        b = pick_bits(bits, self.bits, "w_bits")
         lo, hi = w_range(b)
         step = self.step_for(b).reshape(-1, *([1] * (weight.dim() - 1)))
         return torch.clamp(round_half_up(weight / step), lo, hi).long()
@@ -145,12 +150,12 @@ class ActQuant(nn.Module):
 
     def step_for(self, bits: int | None = None) -> Tensor:
         """The step (scalar tensor, > 0) used at `bits`."""
-        b = self.bits if bits is None else check_bits(bits, "a_bits")
+        b = pick_bits(bits, self.bits, "a_bits")
         return self.step[b - MIN_BITS].abs().clamp_min(MIN_STEP)
 
     def zero_for(self, bits: int | None = None) -> int:
         """The integer zero point used at `bits`."""
-        b = self.bits if bits is None else check_bits(bits, "a_bits")
+        b = pick_bits(bits, self.bits, "a_bits")
         return int(self.zero[b - MIN_BITS])
 
     def lsq_step(self, x: Tensor, bits: int) -> Tensor:
@@ -161,7 +166,7 @@ class ActQuant(nn.Module):
     def forward(self, x: Tensor, bits: int | None = None) -> Tensor:
         if not bool(self.initialized):
             self.calibrate(x)
-        b = self.bits if bits is None else check_bits(bits, "a_bits")
+        b = pick_bits(bits, self.bits, "a_bits")
         _, qmax = a_range(b)
         step, z = self.lsq_step(x, b), float(self.zero_for(b))
         return (torch.clamp(round_ste(x / step) + z, 0, qmax) - z) * step
@@ -183,7 +188,7 @@ class InputQuant(nn.Module):
 
     def step_for(self, bits: int | None = None) -> Tensor:
         """The input scale 1/(2^b - 1) as a scalar tensor."""
-        b = self.bits if bits is None else check_bits(bits, "a_bits")
+        b = pick_bits(bits, self.bits, "a_bits")
         return torch.tensor(1.0 / a_range(b)[1])
 
     def zero_for(self, bits: int | None = None) -> int:
@@ -191,7 +196,7 @@ class InputQuant(nn.Module):
         return 0
 
     def forward(self, x: Tensor, bits: int | None = None) -> Tensor:
-        b = self.bits if bits is None else check_bits(bits, "a_bits")
+        b = pick_bits(bits, self.bits, "a_bits")
         qmax = a_range(b)[1]
         pixels = torch.clamp(round_half_up(x.detach() * 255.0), 0, 255)
         q = torch.floor((pixels * qmax + 127.0) / 255.0)
