@@ -52,3 +52,13 @@ def test_help_does_not_import_torch() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert proc.stdout.strip() == "False"
+
+
+def test_version() -> None:
+    import mcumixq
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "mcumixq", "--version"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0 and proc.stdout.strip() == f"mcumixq {mcumixq.__version__}"

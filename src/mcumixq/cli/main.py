@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from mcumixq import __version__
 from mcumixq.cli.exit import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK
 from mcumixq.errors import MqError
 
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     parser.add_argument("-q", "--quiet", action="count", default=0, help="less log output")
+    parser.add_argument("--version", action="version", version=f"mcumixq {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         try:
