@@ -36,6 +36,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[Any
     try:
         with os.fdopen(fd, mode) as fh:
             yield fh
+        Path(tmp).chmod(0o644)  # mkstemp creates 0600; outputs are ordinary files
         Path(tmp).replace(target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -54,6 +55,7 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise _unwritable(target, err) from err
     try:
         yield tmp
+        tmp.chmod(0o755)  # mkdtemp creates 0700; outputs are ordinary directories
         if target.exists():
             old = target.with_name(f".{target.name}.old")
             shutil.rmtree(old, ignore_errors=True)

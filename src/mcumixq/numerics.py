@@ -112,6 +112,15 @@ def quantize_multiplier(scale: float) -> tuple[int, int]:
     return int(m), int(s)
 
 
+def quantize_multipliers(scales: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+    """Vector form of `quantize_multiplier`: int32 arrays (M, s), one pair per scale."""
+    pairs = [quantize_multiplier(float(r)) for r in np.atleast_1d(scales)]
+    return (
+        np.array([m for m, _ in pairs], dtype=np.int32),
+        np.array([s for _, s in pairs], dtype=np.int32),
+    )
+
+
 def requantize(
     acc: np.ndarray | int,
     multiplier: np.ndarray | int,

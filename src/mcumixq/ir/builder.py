@@ -19,7 +19,7 @@ from mcumixq.errors import ConfigError
 from mcumixq.ir.bounds import validate_graph
 from mcumixq.ir.graph import Graph, Op, Requant, TensorSpec
 from mcumixq.ir.reference import accumulate, run_op
-from mcumixq.numerics import a_range, check_bits, quantize_multiplier, w_range
+from mcumixq.numerics import a_range, check_bits, quantize_multipliers, w_range
 
 Padding = int | str | tuple[int, int, int, int]
 Bits = int | Sequence[int] | None
@@ -68,14 +68,6 @@ def random_weights(rng: np.random.Generator, shape: tuple[int, ...], w_bits: int
         return rng.integers(lo, hi + 1, size=shape).astype(np.int8)
     w = np.rint(rng.normal(0.0, hi / 2.0, size=shape))
     return np.clip(w, lo, hi).astype(np.int8)
-
-
-def _multipliers(ratios: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    pairs = [quantize_multiplier(float(r)) for r in np.atleast_1d(ratios)]
-    return (
-        np.array([m for m, _ in pairs], dtype=np.int32),
-        np.array([s for _, s in pairs], dtype=np.int32),
-    )
 
 
 def _ratio(lo: np.ndarray, hi: np.ndarray, z: int, qmax: int) -> np.ndarray:
@@ -161,7 +153,7 @@ class GraphBuilder:
         z = int(zero_point) if zero_point is not None else (0 if relu else (qmax + 1) // 2)
         lo, hi = np.percentile(acc, 0.5, axis=0), np.percentile(acc, 99.5, axis=0)
         ratio = _ratio(np.minimum(lo, 0.0) if not relu else np.zeros_like(lo), hi, z, qmax)
-        m, s = _multipliers(ratio)
+        m, s = quantize_multipliers(ratio)
         rq = Requant(multiplier=m, shift=s, act_min=z if relu else 0, act_max=qmax)
         w_scale = 1.0 / max(w_range(op.w_bits or 8)[1], 1)
         out = TensorSpec(
@@ -269,7 +261,7 @@ class GraphBuilder:
         check_geometry(k, st, (0, 0, 0, 0))
         bits = check_bits(a_bits if a_bits is not None else x.bits, "a_bits")
         qin, qout = a_range(x.bits)[1], a_range(bits)[1]
-        m, s = _multipliers(np.array([qout / (qin * k[0] * k[1])]))
+        m, s = quantize_multipliers(np.array([qout / (qin * k[0] * k[1])]))
         name = self._next_name(name)
         out = TensorSpec(
             name=f"{name}.out", shape=((h - k[0]) // st[0] + 1, (w - k[1]) // st[1] + 1, c),
@@ -302,7 +294,7 @@ class GraphBuilder:
         hi = max(float(np.percentile(real, 99.5)), 0.0)
         scale = (hi - lo) / qmax if hi > lo else max(xa.scale, xb.scale)
         z = int(np.clip(round(-lo / scale), 0, qmax))
-        m, s = _multipliers(np.array([xa.scale / scale, xb.scale / scale]))
+        m, s = quantize_multipliers(np.array([xa.scale / scale, xb.scale / scale]))
         name = self._next_name(name)
         out = TensorSpec(name=f"{name}.out", shape=xa.shape, bits=bits, scale=scale, zero_point=z)
         rq = Requant(multiplier=m, shift=s, act_min=z if relu else 0, act_max=qmax)

@@ -29,7 +29,7 @@ from mcumixq.numerics import (
     a_range,
     accumulator_bound,
     fits_int32,
-    quantize_multiplier,
+    quantize_multipliers,
 )
 from mcumixq.quant import rules
 from mcumixq.quant.modules import QAdd, QConv2d, QLinear, activation_clamp
@@ -57,14 +57,6 @@ class _Pending:
 
 def _pair(v: int | tuple[int, ...]) -> tuple[int, int]:
     return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
-
-
-def _multipliers(ratios: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    pairs = [quantize_multiplier(float(r)) for r in ratios]
-    return (
-        np.array([m for m, _ in pairs], dtype=np.int32),
-        np.array([s for _, s in pairs], dtype=np.int32),
-    )
 
 
 class _Exporter:
@@ -185,7 +177,7 @@ class _Exporter:
         else:
             kernel = _pair(mod.kernel_size)
             stride = _pair(mod.stride or mod.kernel_size)
-        m, s = _multipliers(np.array([src.scale / (kernel[0] * kernel[1] * out.scale)]))
+        m, s = quantize_multipliers(np.array([src.scale / (kernel[0] * kernel[1] * out.scale)]))
         return Op(
             name=name,
             kind="avgpool",
@@ -219,7 +211,7 @@ class _Exporter:
             )
         s_w = mod.weight_quant.step_for().detach().double().numpy()
         s_in = float(mod.input_quant.step_for().detach())
-        m, s = _multipliers(s_in * s_w / out.scale)
+        m, s = quantize_multipliers(s_in * s_w / out.scale)
         rq = Requant(multiplier=m, shift=s, act_min=clamp[0], act_max=clamp[1])
         common = {
             "name": name,
@@ -249,7 +241,7 @@ class _Exporter:
         name = mod.fqn
         out = self.tensors[self.add_tensor(name, node, mod.out_quant)]
         srcs = [self.tensors[self.tensor_of[a]] for a in node.args]  # type: ignore[index]
-        m, s = _multipliers(np.array([x.scale / out.scale for x in srcs]))
+        m, s = quantize_multipliers(np.array([x.scale / out.scale for x in srcs]))
         lo, hi = mod.clamp_range(out.bits)
         self.ops.append(
             Op(
