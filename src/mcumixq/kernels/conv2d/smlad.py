@@ -35,6 +35,7 @@ SMALL_K = 32  # largest K of the small (first-layer) kernel: its window lives in
 SUPPORT = (
     "include/mq_types.h",
     "include/mq_m4.h",
+    "include/mq_core.h",
     "include/mq_pack.h",
     "include/mq_requant.h",
     "include/mq_smlad2.h",

@@ -20,6 +20,7 @@
 #ifndef MQ_SMLAD2_H
 #define MQ_SMLAD2_H
 
+#include "mq_core.h"
 #include "mq_m4.h"
 #include "mq_types.h"
 
@@ -48,7 +49,7 @@ typedef struct {
     "smlad r8, r10, lr, r8\n\t"                                                                    \
     "smlad r9, r11, lr, r9\n\t"
 
-#if MQ_HAVE_DSP && defined(__thumb2__)
+#if MQ_CORE_ASM
 #define MQ_SMLAD2_ASM(STEPS)                                                                       \
     register mq_smlad2_args *r0_args __asm__("r0") = args;                                         \
     __asm__ volatile("ldr r12, [r0, #12]\n\t"                                                      \
@@ -95,39 +96,15 @@ static inline void mq_smlad2_core_c(mq_smlad2_args *args)
     }
 }
 
-/* Core with 8 steps per loop iteration: the stream length must be a multiple of 8 steps. */
-static inline __attribute__((always_inline)) void mq_smlad2_core_u8(mq_smlad2_args *args)
-{
-#if MQ_HAVE_DSP && defined(__thumb2__)
-    MQ_SMLAD2_ASM(MQ_SMLAD2_STEP MQ_SMLAD2_STEP MQ_SMLAD2_STEP MQ_SMLAD2_STEP MQ_SMLAD2_STEP
-                      MQ_SMLAD2_STEP MQ_SMLAD2_STEP MQ_SMLAD2_STEP);
-#else
-    MQ_ASSERT((args->pa_end - args->pa) % 16 == 0 && args->pa_end != args->pa);
-    mq_smlad2_core_c(args);
-#endif
-}
-
-/* Core with 4 steps per loop iteration: the stream length must be a multiple of 4 steps. */
-static inline __attribute__((always_inline)) void mq_smlad2_core_u4(mq_smlad2_args *args)
-{
-#if MQ_HAVE_DSP && defined(__thumb2__)
-    MQ_SMLAD2_ASM(MQ_SMLAD2_STEP MQ_SMLAD2_STEP MQ_SMLAD2_STEP MQ_SMLAD2_STEP);
-#else
-    MQ_ASSERT((args->pa_end - args->pa) % 8 == 0 && args->pa_end != args->pa);
-    mq_smlad2_core_c(args);
-#endif
-}
-
-/* Core with 2 steps per loop iteration: the stream length must be a multiple of 2 steps. */
-static inline __attribute__((always_inline)) void mq_smlad2_core_u2(mq_smlad2_args *args)
-{
-#if MQ_HAVE_DSP && defined(__thumb2__)
-    MQ_SMLAD2_ASM(MQ_SMLAD2_STEP MQ_SMLAD2_STEP);
-#else
-    MQ_ASSERT((args->pa_end - args->pa) % 4 == 0 && args->pa_end != args->pa);
-    mq_smlad2_core_c(args);
-#endif
-}
+/* Cores with 8, 4 or 2 steps per loop iteration (stream length a multiple of that). */
+#define MQ_SMLAD2_STEPS2 MQ_SMLAD2_STEP MQ_SMLAD2_STEP
+#define MQ_SMLAD2_STEPS4 MQ_SMLAD2_STEPS2 MQ_SMLAD2_STEPS2
+MQ_DEFINE_CORE(mq_smlad2_core_u8, mq_smlad2_args, MQ_SMLAD2_ASM(MQ_SMLAD2_STEPS4 MQ_SMLAD2_STEPS4),
+               mq_smlad2_core_c, 16)
+MQ_DEFINE_CORE(mq_smlad2_core_u4, mq_smlad2_args, MQ_SMLAD2_ASM(MQ_SMLAD2_STEPS4), mq_smlad2_core_c,
+               8)
+MQ_DEFINE_CORE(mq_smlad2_core_u2, mq_smlad2_args, MQ_SMLAD2_ASM(MQ_SMLAD2_STEPS2), mq_smlad2_core_c,
+               4)
 
 /* One pixel (linear layers, 1-pixel outputs): plain stream word j = x[k0] | x[k1] << 16, the
  * same 4-channel weight stream; per step 5 grouped LDR (6 cycles) + 4 SMLAD for 8 MAC. */
@@ -167,7 +144,7 @@ static inline void mq_smlad2_core1_c(mq_smlad2_args1 *args)
     }
 }
 
-#if MQ_HAVE_DSP && defined(__thumb2__)
+#if MQ_CORE_ASM
 #define MQ_SMLAD2_ASM1(STEPS)                                                                      \
     register mq_smlad2_args1 *r0_args __asm__("r0") = args;                                        \
     __asm__ volatile("ldr r12, [r0, #12]\n\t"                                                      \
@@ -188,35 +165,13 @@ static inline void mq_smlad2_core1_c(mq_smlad2_args1 *args)
 #endif
 
 /* 1-pixel cores with 8, 4 or 2 steps per iteration (stream length a multiple of that). */
-static inline __attribute__((always_inline)) void mq_smlad2_core1_u8(mq_smlad2_args1 *args)
-{
-#if MQ_HAVE_DSP && defined(__thumb2__)
-    MQ_SMLAD2_ASM1(MQ_SMLAD2_STEP1 MQ_SMLAD2_STEP1 MQ_SMLAD2_STEP1 MQ_SMLAD2_STEP1
-                       MQ_SMLAD2_STEP1 MQ_SMLAD2_STEP1 MQ_SMLAD2_STEP1 MQ_SMLAD2_STEP1);
-#else
-    MQ_ASSERT((args->pa_end - args->pa) % 8 == 0 && args->pa_end != args->pa);
-    mq_smlad2_core1_c(args);
-#endif
-}
-
-static inline __attribute__((always_inline)) void mq_smlad2_core1_u4(mq_smlad2_args1 *args)
-{
-#if MQ_HAVE_DSP && defined(__thumb2__)
-    MQ_SMLAD2_ASM1(MQ_SMLAD2_STEP1 MQ_SMLAD2_STEP1 MQ_SMLAD2_STEP1 MQ_SMLAD2_STEP1);
-#else
-    MQ_ASSERT((args->pa_end - args->pa) % 4 == 0 && args->pa_end != args->pa);
-    mq_smlad2_core1_c(args);
-#endif
-}
-
-static inline __attribute__((always_inline)) void mq_smlad2_core1_u2(mq_smlad2_args1 *args)
-{
-#if MQ_HAVE_DSP && defined(__thumb2__)
-    MQ_SMLAD2_ASM1(MQ_SMLAD2_STEP1 MQ_SMLAD2_STEP1);
-#else
-    MQ_ASSERT((args->pa_end - args->pa) % 2 == 0 && args->pa_end != args->pa);
-    mq_smlad2_core1_c(args);
-#endif
-}
+#define MQ_SMLAD2_STEPS1_2 MQ_SMLAD2_STEP1 MQ_SMLAD2_STEP1
+#define MQ_SMLAD2_STEPS1_4 MQ_SMLAD2_STEPS1_2 MQ_SMLAD2_STEPS1_2
+MQ_DEFINE_CORE(mq_smlad2_core1_u8, mq_smlad2_args1,
+               MQ_SMLAD2_ASM1(MQ_SMLAD2_STEPS1_4 MQ_SMLAD2_STEPS1_4), mq_smlad2_core1_c, 8)
+MQ_DEFINE_CORE(mq_smlad2_core1_u4, mq_smlad2_args1, MQ_SMLAD2_ASM1(MQ_SMLAD2_STEPS1_4),
+               mq_smlad2_core1_c, 4)
+MQ_DEFINE_CORE(mq_smlad2_core1_u2, mq_smlad2_args1, MQ_SMLAD2_ASM1(MQ_SMLAD2_STEPS1_2),
+               mq_smlad2_core1_c, 2)
 
 #endif /* MQ_SMLAD2_H */

@@ -16,6 +16,7 @@
 #ifndef MQ_SMLAD2B_H
 #define MQ_SMLAD2B_H
 
+#include "mq_core.h"
 #include "mq_m4.h"
 #include "mq_types.h"
 
@@ -48,7 +49,7 @@ typedef struct {
     "smlad r4, r8, r11, r4\n\t"                                                                    \
     "smlad r5, r9, r11, r5\n\t"
 
-#if MQ_HAVE_DSP && defined(__thumb2__)
+#if MQ_CORE_ASM
 #define MQ_SMLAD2B_ASM(QUADS)                                                                      \
     register mq_smlad2b_args *r0_args __asm__("r0") = args;                                        \
     __asm__ volatile("push {r0, r7}\n\t"                                                           \
@@ -95,35 +96,13 @@ static inline void mq_smlad2b_core_c(mq_smlad2b_args *args)
 }
 
 /* Cores with 4, 2 or 1 quads per loop iteration (stream length a multiple of that). */
-static inline __attribute__((always_inline)) void mq_smlad2b_core_q4(mq_smlad2b_args *args)
-{
-#if MQ_HAVE_DSP && defined(__thumb2__)
-    MQ_SMLAD2B_ASM(MQ_SMLAD2B_QUAD MQ_SMLAD2B_QUAD MQ_SMLAD2B_QUAD MQ_SMLAD2B_QUAD);
-#else
-    MQ_ASSERT((args->pa_end - args->pa) % 16 == 0 && args->pa_end != args->pa);
-    mq_smlad2b_core_c(args);
-#endif
-}
-
-static inline __attribute__((always_inline)) void mq_smlad2b_core_q2(mq_smlad2b_args *args)
-{
-#if MQ_HAVE_DSP && defined(__thumb2__)
-    MQ_SMLAD2B_ASM(MQ_SMLAD2B_QUAD MQ_SMLAD2B_QUAD);
-#else
-    MQ_ASSERT((args->pa_end - args->pa) % 8 == 0 && args->pa_end != args->pa);
-    mq_smlad2b_core_c(args);
-#endif
-}
-
-static inline __attribute__((always_inline)) void mq_smlad2b_core_q1(mq_smlad2b_args *args)
-{
-#if MQ_HAVE_DSP && defined(__thumb2__)
-    MQ_SMLAD2B_ASM(MQ_SMLAD2B_QUAD);
-#else
-    MQ_ASSERT((args->pa_end - args->pa) % 4 == 0 && args->pa_end != args->pa);
-    mq_smlad2b_core_c(args);
-#endif
-}
+#define MQ_SMLAD2B_QUADS2 MQ_SMLAD2B_QUAD MQ_SMLAD2B_QUAD
+MQ_DEFINE_CORE(mq_smlad2b_core_q4, mq_smlad2b_args,
+               MQ_SMLAD2B_ASM(MQ_SMLAD2B_QUADS2 MQ_SMLAD2B_QUADS2), mq_smlad2b_core_c, 16)
+MQ_DEFINE_CORE(mq_smlad2b_core_q2, mq_smlad2b_args, MQ_SMLAD2B_ASM(MQ_SMLAD2B_QUADS2),
+               mq_smlad2b_core_c, 8)
+MQ_DEFINE_CORE(mq_smlad2b_core_q1, mq_smlad2b_args, MQ_SMLAD2B_ASM(MQ_SMLAD2B_QUAD),
+               mq_smlad2b_core_c, 4)
 
 /* One pixel (linear layers): plain stream word j = x[k0] | x[k1] << 16 and a weight stream of
  * one word per channel per quad for 4 channels ([quads][4 ch]); per quad 6 grouped LDR, 8 SXTB16,
@@ -151,7 +130,7 @@ typedef struct {
     "ldr r11, [r1], #4\n\t" MQ_SMLAD2B_QUAD1_CH("r2", "r8") MQ_SMLAD2B_QUAD1_CH("r3", "r9")        \
         MQ_SMLAD2B_QUAD1_CH("r4", "r10") MQ_SMLAD2B_QUAD1_CH("r5", "r11")
 
-#if MQ_HAVE_DSP && defined(__thumb2__)
+#if MQ_CORE_ASM
 #define MQ_SMLAD2B_ASM1(QUADS)                                                                     \
     register mq_smlad2b_args1 *r0_args __asm__("r0") = args;                                       \
     __asm__ volatile("push {r0, r7}\n\t"                                                           \
@@ -190,34 +169,12 @@ static inline void mq_smlad2b_core1_c(mq_smlad2b_args1 *args)
 }
 
 /* 1-pixel cores with 4, 2 or 1 quads per iteration (stream length a multiple of that). */
-static inline __attribute__((always_inline)) void mq_smlad2b_core1_q4(mq_smlad2b_args1 *args)
-{
-#if MQ_HAVE_DSP && defined(__thumb2__)
-    MQ_SMLAD2B_ASM1(MQ_SMLAD2B_QUAD1 MQ_SMLAD2B_QUAD1 MQ_SMLAD2B_QUAD1 MQ_SMLAD2B_QUAD1);
-#else
-    MQ_ASSERT((args->pa_end - args->pa) % 8 == 0 && args->pa_end != args->pa);
-    mq_smlad2b_core1_c(args);
-#endif
-}
-
-static inline __attribute__((always_inline)) void mq_smlad2b_core1_q2(mq_smlad2b_args1 *args)
-{
-#if MQ_HAVE_DSP && defined(__thumb2__)
-    MQ_SMLAD2B_ASM1(MQ_SMLAD2B_QUAD1 MQ_SMLAD2B_QUAD1);
-#else
-    MQ_ASSERT((args->pa_end - args->pa) % 4 == 0 && args->pa_end != args->pa);
-    mq_smlad2b_core1_c(args);
-#endif
-}
-
-static inline __attribute__((always_inline)) void mq_smlad2b_core1_q1(mq_smlad2b_args1 *args)
-{
-#if MQ_HAVE_DSP && defined(__thumb2__)
-    MQ_SMLAD2B_ASM1(MQ_SMLAD2B_QUAD1);
-#else
-    MQ_ASSERT((args->pa_end - args->pa) % 2 == 0 && args->pa_end != args->pa);
-    mq_smlad2b_core1_c(args);
-#endif
-}
+#define MQ_SMLAD2B_QUADS1_2 MQ_SMLAD2B_QUAD1 MQ_SMLAD2B_QUAD1
+MQ_DEFINE_CORE(mq_smlad2b_core1_q4, mq_smlad2b_args1,
+               MQ_SMLAD2B_ASM1(MQ_SMLAD2B_QUADS1_2 MQ_SMLAD2B_QUADS1_2), mq_smlad2b_core1_c, 8)
+MQ_DEFINE_CORE(mq_smlad2b_core1_q2, mq_smlad2b_args1, MQ_SMLAD2B_ASM1(MQ_SMLAD2B_QUADS1_2),
+               mq_smlad2b_core1_c, 4)
+MQ_DEFINE_CORE(mq_smlad2b_core1_q1, mq_smlad2b_args1, MQ_SMLAD2B_ASM1(MQ_SMLAD2B_QUAD1),
+               mq_smlad2b_core1_c, 2)
 
 #endif /* MQ_SMLAD2B_H */
