@@ -32,3 +32,17 @@ def test_terminal_shows_progress_unless_disabled(
     with progress.status("building", enabled=enabled):
         pass
     assert ("counting" in fake.getvalue()) is enabled
+
+
+def test_tracked_loader_repeats_every_pass_and_keeps_the_sampler(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Loader(list):
+        sampler = "the sampler"
+
+    fake = _Tty()
+    monkeypatch.setattr(progress.sys, "stderr", fake)
+    tracked = progress.TrackedLoader(Loader([1, 2, 3]), "search")
+    assert list(tracked) == [1, 2, 3] and list(tracked) == [1, 2, 3]  # a second epoch
+    assert len(tracked) == 3 and tracked.sampler == "the sampler"
+    assert "search" in fake.getvalue()

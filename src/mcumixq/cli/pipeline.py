@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from mcumixq.cli.progress import track
+from mcumixq.cli.progress import TrackedLoader, track
 from mcumixq.cli.workflow import (
     Data,
     Timer,
@@ -118,7 +118,8 @@ def run_search(
         fixed=fixed_layers(args, cost_model.weighted),
     )  # fmt: skip
     train_ds = subset(data.train, limit, args.seed)
-    return search_bits(gm, loader(train_ds, args.batch, args.seed), cost_model, config)
+    batches = TrackedLoader(loader(train_ds, args.batch, args.seed), "search", show_progress(args))
+    return search_bits(gm, batches, cost_model, config)
 
 
 def default_latency_ms(int8_predicted: float, clock_mhz: float) -> float:

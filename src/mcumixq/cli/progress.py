@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -39,3 +39,26 @@ def status(message: str, enabled: bool = True) -> Iterator[None]:
 
     with Console(stderr=True).status(message):
         yield
+
+
+class TrackedLoader:
+    """A loader whose every pass shows a progress bar: for library loops (the bit-width search)
+    that iterate a loader once per epoch and take no progress callback. `sampler` stays
+    visible so DDP's `set_epoch` still reaches a DistributedSampler."""
+
+    def __init__(self, loader: Any, description: str, enabled: bool = True) -> None:
+        self.loader = loader
+        self.description = description
+        self.enabled = enabled
+
+    def __iter__(self) -> Iterator[Any]:
+        total = len(self.loader) if hasattr(self.loader, "__len__") else None
+        return iter(track(self.loader, self.description, total=total, enabled=self.enabled))
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    @property
+    def sampler(self) -> Any:
+        """The wrapped loader's sampler (None if it has none)."""
+        return getattr(self.loader, "sampler", None)
