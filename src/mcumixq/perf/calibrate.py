@@ -37,8 +37,8 @@ from mcumixq.perf.predictor import (
     Predictor,
     choose_kernel,
     fit_group,
+    group_of,
     groups_of,
-    window_group_of,
 )
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,8 @@ KEY_SUFFIXES = (".py", ".c", ".h", ".in", ".S", ".ld")
 MAX_MACS = 1_000_000
 FIRST_LAYER_SHARE = 0.2
 RECT_SHARE = 0.15
+MIN_GROUP_CASES = 8  # candidates per family before drawing stops (when possible)
+DRAW_FACTOR = 6  # at most want * DRAW_FACTOR draws per kind
 # Channel counts weighted like real networks (multiples of 4/8, a few first-layer 1 and 3).
 CONV_CHANNELS = (1, 3, 4, 6, 8, 8, 12, 16, 16, 16, 24, 32, 32, 32, 48, 64, 64, 96)
 OUT_CHANNELS = (4, 6, 8, 8, 10, 16, 16, 16, 24, 32, 32, 32, 48, 64, 64)
@@ -180,21 +182,31 @@ def _draw(rng: np.random.Generator, kind: str) -> LayerSpec:
     return _pool_spec(rng, kind)
 
 
+def _candidates(rng: np.random.Generator, kind: str, want: int, isa: str) -> dict[str, list]:
+    """Draw specs of `kind` by the fit group they run on, until every group seen has
+    MIN_GROUP_CASES candidates (families that serve few bit pairs are drawn rarely)."""
+    by_group: dict[str, list[LayerSpec]] = {}
+    seen: set[str] = set()
+    for attempt in range(want * DRAW_FACTOR):
+        enough = all(len(v) >= MIN_GROUP_CASES for v in by_group.values())
+        if attempt >= 2 * want and enough:
+            break
+        spec = _draw(rng, kind)
+        if spec.key in seen or not MIN_MACS <= max(spec.macs, MIN_MACS) <= MAX_MACS:
+            continue
+        seen.add(spec.key)
+        group = group_of(choose_kernel(spec, isa=isa), spec)
+        by_group.setdefault(group, []).append(spec)
+    return by_group
+
+
 def calibration_specs(*, quick: bool = False, seed: int = 0, isa: str = "m4") -> list[LayerSpec]:
-    """Seeded calibration specs, spread round-robin over the fit groups each kind runs on."""
+    """Seeded calibration specs, spread round-robin over the families each kind runs on."""
     rng = np.random.default_rng(seed)
     out: list[LayerSpec] = []
     for kind, (full, short) in CASES.items():
         want = short if quick else full
-        by_group: dict[str, list[LayerSpec]] = {}
-        seen: set[str] = set()
-        for _ in range(want * 2):
-            spec = _draw(rng, kind)
-            if spec.key in seen or not MIN_MACS <= max(spec.macs, MIN_MACS) <= MAX_MACS:
-                continue
-            seen.add(spec.key)
-            group = window_group_of(choose_kernel(spec, isa=isa), spec)
-            by_group.setdefault(group, []).append(spec)
+        by_group = _candidates(rng, kind, want, isa)
         lists = [by_group[g] for g in sorted(by_group)]
         picked: list[LayerSpec] = []
         while len(picked) < want and any(lists):

@@ -216,6 +216,9 @@ class Predictor:
         choice = self.choice(spec)
         group = group_of(choice, spec)
         fit = next((self.fits[g] for g in groups_of(choice, spec) if g in self.fits), None)
+        if fit is None:  # a family calibration never reached: price it like its kind's others
+            same_kind = [f for g, f in self.fits.items() if g.endswith(f"/{spec.kind}")]
+            fit = max(same_kind, key=lambda f: f.n_cases, default=None)
         if fit is None:
             known = ", ".join(sorted(self.fits)) or "none"
             raise ConfigError(
