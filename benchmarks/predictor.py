@@ -103,9 +103,14 @@ def bench_layers(pred, quick: bool) -> list[dict]:
 
 def bench_models(pred, quick: bool) -> list[dict]:
     rng = np.random.default_rng(11)
-    cases = [("tinyvgg-w8a8", tinyvgg(rng, 8, 8)), ("tinyvgg-w4a4", tinyvgg(rng, 4, 4)),
-             ("tinyvgg-w2a2", tinyvgg(rng, 2, 2)), ("tinyvgg-mixed", tinyvgg(rng, None, None)),
-             ("tiny_cnn-w8a8", tiny_cnn(rng, 8, 8)), ("tiny_cnn-mixed", tiny_cnn(rng, None, None))]  # fmt: skip
+    cases = [
+        ("tinyvgg-w8a8", tinyvgg(rng, 8, 8)),
+        ("tinyvgg-w4a4", tinyvgg(rng, 4, 4)),
+        ("tinyvgg-w2a2", tinyvgg(rng, 2, 2)),
+        ("tinyvgg-mixed", tinyvgg(rng, None, None)),
+        ("tiny_cnn-w8a8", tiny_cnn(rng, 8, 8)),
+        ("tiny_cnn-mixed", tiny_cnn(rng, None, None)),
+    ]
     if quick:
         cases = cases[:2]
     rows = []
@@ -133,7 +138,8 @@ def write_markdown(path: Path, doc: dict) -> None:
         f"**Per-layer MAPE {doc['layer_mape_pct']:.2f} %** over {len(doc['layers'])} layers "
         f"(max {doc['layer_max_pct']:.2f} %); **whole-model MAPE {doc['model_mape_pct']:.2f} %** "
         f"over {len(doc['models'])} models.", "",
-        "| layer | bits | kernel | measured | predicted | error % |", "|---|---|---|---:|---:|---:|",
+        "| layer | bits | kernel | measured | predicted | error % |",
+        "|---|---|---|---:|---:|---:|",
     ]  # fmt: skip
     for r in doc["layers"]:
         lines.append(f"| {r['layer']} | w{r['w_bits']}a{r['a_bits']} | `{r['kernel']}` | "
@@ -175,7 +181,8 @@ def main() -> int:
         "layer_mape_pct": _mape(layers),
         "layer_max_pct": max((abs(r["error_pct"]) for r in layers), default=0.0),
         "model_mape_pct": _mape(models),
-        "table_ms": table_ms, "table_cold_ms": table_cold_ms, "seconds": round(time.perf_counter() - start, 1),
+        "table_ms": table_ms, "table_cold_ms": table_cold_ms,
+        "seconds": round(time.perf_counter() - start, 1),
     }  # fmt: skip
     out = Path(args.out)
     write_json(out / "predictor.json", doc)
