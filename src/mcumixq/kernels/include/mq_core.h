@@ -32,4 +32,24 @@
     }
 #endif
 
+/* The argument block every core reads by offset: pa (+0), pw (+4), bias (+8), pa_end (+12),
+ * then the accumulators. MQ_CORE_LOAD_ARGS takes pw into r1, bias into r2 and, last (r0 holds
+ * the block), pa into r0; MQ_CORE_CLOBBERS lists the registers every core loop writes besides
+ * r0 (r7 is saved and restored inside the asm: clang reserves it as the Thumb frame pointer). */
+#define MQ_CORE_LOAD_ARGS                                                                          \
+    "ldr r1, [r0, #4]\n\t"                                                                         \
+    "ldr r2, [r0, #8]\n\t"                                                                         \
+    "ldr r0, [r0]\n\t"
+#define MQ_CORE_CLOBBERS                                                                           \
+    "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc", "memory"
+
+/* Plain C cores of 2-pixel blocks: acc[2c+p] = bias[c] for pixels p = 0, 1, channels c < n. */
+static inline void mq_core_acc2_from_bias(int32_t *acc, const int32_t *bias, int n)
+{
+    for (int c = 0; c < n; ++c) {
+        acc[2 * c] = bias[c];
+        acc[2 * c + 1] = bias[c];
+    }
+}
+
 #endif /* MQ_CORE_H */

@@ -54,9 +54,7 @@ typedef struct {
     register mq_smlad2_args *r0_args __asm__("r0") = args;                                         \
     __asm__ volatile("ldr r12, [r0, #12]\n\t"                                                      \
                      "push {r0, r7, r12}\n\t"                                                      \
-                     "ldr r1, [r0, #4]\n\t"                                                        \
-                     "ldr r2, [r0, #8]\n\t"                                                        \
-                     "ldr r0, [r0]\n\t"                                                            \
+                     MQ_CORE_LOAD_ARGS                                                             \
                      "ldm r2, {r2, r4, r6, r8}\n\t"                                                \
                      "mov r3, r2\n\t"                                                              \
                      "mov r5, r4\n\t"                                                              \
@@ -71,8 +69,7 @@ typedef struct {
                      "pop {r0, r7, r12}\n\t"                                                       \
                      : "+r"(r0_args)                                                               \
                      :                                                                             \
-                     : "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12",        \
-                       "lr", "cc", "memory")
+                     : MQ_CORE_CLOBBERS, "lr")
 #endif
 
 /* Plain C core: same result, any host. `steps` lane-pair steps. */
@@ -81,10 +78,7 @@ static inline void mq_smlad2_core_c(mq_smlad2_args *args)
     const uint32_t *pa = args->pa;
     const uint32_t *pw = args->pw;
     int32_t *acc = args->acc;
-    for (int c = 0; c < 4; ++c) {
-        acc[2 * c] = args->bias[c];
-        acc[2 * c + 1] = args->bias[c];
-    }
+    mq_core_acc2_from_bias(acc, args->bias, 4);
     while (pa != args->pa_end) {
         uint32_t a0 = pa[0], a1 = pa[1];
         for (int c = 0; c < 4; ++c) {
@@ -149,9 +143,7 @@ static inline void mq_smlad2_core1_c(mq_smlad2_args1 *args)
     register mq_smlad2_args1 *r0_args __asm__("r0") = args;                                        \
     __asm__ volatile("ldr r12, [r0, #12]\n\t"                                                      \
                      "push {r0}\n\t"                                                               \
-                     "ldr r1, [r0, #4]\n\t"                                                        \
-                     "ldr r2, [r0, #8]\n\t"                                                        \
-                     "ldr r0, [r0]\n\t"                                                            \
+                     MQ_CORE_LOAD_ARGS                                                             \
                      "ldm r2, {r2-r5}\n\t"                                                         \
                      "1:\n\t" STEPS "cmp r0, r12\n\t"                                              \
                      "bne 1b\n\t"                                                                  \
@@ -160,8 +152,7 @@ static inline void mq_smlad2_core1_c(mq_smlad2_args1 *args)
                      "stm r0, {r2-r5}\n\t"                                                         \
                      : "+r"(r0_args)                                                               \
                      :                                                                             \
-                     : "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "cc", \
-                       "memory")
+                     : MQ_CORE_CLOBBERS)
 #endif
 
 /* 1-pixel cores with 8, 4 or 2 steps per iteration (stream length a multiple of that). */

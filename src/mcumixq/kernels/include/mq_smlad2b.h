@@ -54,9 +54,7 @@ typedef struct {
     register mq_smlad2b_args *r0_args __asm__("r0") = args;                                        \
     __asm__ volatile("push {r0, r7}\n\t"                                                           \
                      "ldr lr, [r0, #12]\n\t"                                                       \
-                     "ldr r1, [r0, #4]\n\t"                                                        \
-                     "ldr r2, [r0, #8]\n\t"                                                        \
-                     "ldr r0, [r0]\n\t"                                                            \
+                     MQ_CORE_LOAD_ARGS                                                             \
                      "ldm r2, {r2, r4}\n\t"                                                        \
                      "mov r3, r2\n\t"                                                              \
                      "mov r5, r4\n\t"                                                              \
@@ -67,8 +65,7 @@ typedef struct {
                      "stm r0, {r2-r5}\n\t"                                                         \
                      : "+r"(r0_args)                                                               \
                      :                                                                             \
-                     : "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12",        \
-                       "lr", "cc", "memory")
+                     : MQ_CORE_CLOBBERS, "lr")
 #endif
 
 /* Plain C core: same result, any host. */
@@ -77,10 +74,7 @@ static inline void mq_smlad2b_core_c(mq_smlad2b_args *args)
     const uint32_t *pa = args->pa;
     const uint32_t *pw = args->pw;
     int32_t *acc = args->acc;
-    for (int c = 0; c < 2; ++c) {
-        acc[2 * c] = args->bias[c];
-        acc[2 * c + 1] = args->bias[c];
-    }
+    mq_core_acc2_from_bias(acc, args->bias, 2);
     while (pa != args->pa_end) {
         for (int c = 0; c < 2; ++c) {
             uint32_t lo = mq_sxtb16(pw[c]);
@@ -135,9 +129,7 @@ typedef struct {
     register mq_smlad2b_args1 *r0_args __asm__("r0") = args;                                       \
     __asm__ volatile("push {r0, r7}\n\t"                                                           \
                      "ldr lr, [r0, #12]\n\t"                                                       \
-                     "ldr r1, [r0, #4]\n\t"                                                        \
-                     "ldr r2, [r0, #8]\n\t"                                                        \
-                     "ldr r0, [r0]\n\t"                                                            \
+                     MQ_CORE_LOAD_ARGS                                                             \
                      "ldm r2, {r2-r5}\n\t"                                                         \
                      "1:\n\t" QUADS "cmp r0, lr\n\t"                                               \
                      "bne 1b\n\t"                                                                  \
@@ -146,8 +138,7 @@ typedef struct {
                      "stm r0, {r2-r5}\n\t"                                                         \
                      : "+r"(r0_args)                                                               \
                      :                                                                             \
-                     : "r1", "r2", "r3", "r4", "r5", "r6", "r8", "r9", "r10", "r11", "r12", "lr", \
-                       "cc", "memory")
+                     : MQ_CORE_CLOBBERS, "lr")
 #endif
 
 /* Plain C 1-pixel core. */
