@@ -82,6 +82,9 @@ def _write_graphs(d: Path) -> None:
     (d / "unknown_op.mqz").write_bytes(_rezip(good, _unknown_op))
     # 96x96x16 input at 8 bits = 147 KiB: more than the F446RE's 128 KiB of SRAM.
     save_graph(single_op_graph(rng, "maxpool", in_shape=(96, 96, 16)), d / "big.mqz")
+    # 4096 x 160 weights: more than the F446RE's 512 KiB of flash once packed.
+    wide = single_op_graph(rng, "linear", in_shape=(4096,), out_channels=160)
+    save_graph(wide, d / "wide.mqz")
 
 
 class _Payload:
@@ -228,6 +231,10 @@ def _cases() -> list[Case]:
         _deploy("unknown op", "unknown_op.mqz", "conv3d"),
         _deploy(
             "model too big for the board", "big.mqz", "has 131072 B",
+            "--board", "nucleo-f446re", "--samples", "1",
+        ),
+        _deploy(
+            "weights too big for flash", "wide.mqz", "has 524288 B",
             "--board", "nucleo-f446re", "--samples", "1",
         ),
         _deploy("--samples 0", "good.mqz", "n_samples=0", "--samples", "0"),
