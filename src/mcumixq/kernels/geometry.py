@@ -25,8 +25,30 @@ def _hwc(shape: tuple[int, ...]) -> tuple[int, int, int]:
     raise UnsupportedModelError(f"tensor shape {shape} is neither (H, W, C) nor (C,)")
 
 
+class ActivationContainers:
+    """Container bits of a layer's packed input and output activations (packing.layout).
+
+    Mixed into every kernel geometry (conv/linear, pooling) that has `in_bits` and `out_bits`,
+    so all templates derive their containers the same way.
+    """
+
+    __slots__ = ()
+    in_bits: int
+    out_bits: int
+
+    @property
+    def in_sb(self) -> int:
+        """Input container bits (2, 4, 8)."""
+        return storage_bits(self.in_bits)
+
+    @property
+    def out_sb(self) -> int:
+        """Output container bits (2, 4, 8)."""
+        return storage_bits(self.out_bits)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ConvGeometry:
+class ConvGeometry(ActivationContainers):
     """Everything about a conv2d/linear layer that a template bakes in as constants."""
 
     name: str
@@ -65,16 +87,6 @@ class ConvGeometry:
     def k(self) -> int:
         """Reduction length per output: kh * kw * cin_g."""
         return self.kh * self.kw * self.cin_g
-
-    @property
-    def in_sb(self) -> int:
-        """Input container bits (2, 4, 8)."""
-        return storage_bits(self.in_bits)
-
-    @property
-    def out_sb(self) -> int:
-        """Output container bits (2, 4, 8)."""
-        return storage_bits(self.out_bits)
 
     @property
     def in_pixel_bytes(self) -> int:

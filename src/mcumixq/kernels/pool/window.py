@@ -6,11 +6,12 @@ from dataclasses import dataclass
 
 from mcumixq.errors import UnsupportedModelError
 from mcumixq.ir.graph import Graph, Op
-from mcumixq.packing.layout import pixel_bytes, storage_bits
+from mcumixq.kernels.geometry import ActivationContainers
+from mcumixq.packing.layout import pixel_bytes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PoolGeometry:
+class PoolGeometry(ActivationContainers):
     """An (H, W, C) -> (OH, OW, C) window op with its containers and quantization."""
 
     name: str
@@ -32,14 +33,6 @@ class PoolGeometry:
     out_bits: int
     zi: int
     zo: int
-
-    @property
-    def in_sb(self) -> int:
-        return storage_bits(self.in_bits)
-
-    @property
-    def out_sb(self) -> int:
-        return storage_bits(self.out_bits)
 
     @property
     def in_pb(self) -> int:
