@@ -17,7 +17,8 @@ from mcumixq.ir.graph import Graph, Op
 from mcumixq.packing.layout import pixel_bytes, storage_bits, tensor_bytes
 
 
-def _hwc(shape: tuple[int, ...]) -> tuple[int, int, int]:
+def hwc(shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """(H, W, C) of a tensor shape; a (C,) vector is one 1x1 pixel of C channels."""
     if len(shape) == 3:
         return int(shape[0]), int(shape[1]), int(shape[2])
     if len(shape) == 1:
@@ -124,14 +125,14 @@ def conv_geometry(graph: Graph, op: Op) -> ConvGeometry:
         raise UnsupportedModelError(f"{op.name} ({op.kind}): not a weighted conv2d/linear op")
     src = graph.tensors[op.inputs[0]]
     dst = graph.tensors[op.output]
-    h, w, cin = _hwc(src.shape)
+    h, w, cin = hwc(src.shape)
     if op.kind == "linear":
         oh = ow = 1
         cout = int(op.weight.shape[0])
         kh, kw, sh, sw, pt, pl, groups = h, w, 1, 1, 0, 0, 1
         weight = np.asarray(op.weight, dtype=np.int8).reshape(cout, h, w, cin)
     else:
-        oh, ow, cout = _hwc(dst.shape)
+        oh, ow, cout = hwc(dst.shape)
         kh, kw = (int(v) for v in op.kernel)
         sh, sw = (int(v) for v in op.stride)
         pt, pl = int(op.padding[0]), int(op.padding[1])

@@ -16,7 +16,7 @@ import numpy as np
 from mcumixq.errors import UnsupportedModelError
 from mcumixq.ir.graph import Graph, Op
 from mcumixq.kernels.carray import c_array
-from mcumixq.kernels.geometry import ConvGeometry, conv_geometry
+from mcumixq.kernels.geometry import ConvGeometry, conv_geometry, hwc
 from mcumixq.kernels.names import kernel_name
 from mcumixq.kernels.registry import LayerCode, header_comment, template_env
 from mcumixq.packing.layout import pixel_bytes, storage_bits
@@ -132,45 +132,23 @@ def _render_conv(graph: Graph, op: Op, function: str) -> LayerCode:
             c_array(f"{function}_s", "int32_t", s, f"{what}: shift s [{g.cout}]", hex_data=False),
         )
     )
-    template = "conv2d__scalar.c.in"
-    source = (
-        template_env(FAMILY_DIR)
-        .get_template(template)
-        .render(
-            header=header_comment(f"scalar/{template}", kernel),
-            g=g,
-            kernel=kernel,
-            fn=function,
-            arrays=arrays,
-        )
-    )
     weight_bytes = int(wdata.size)
-    return LayerCode(
-        function=function,
-        kernel=kernel,
-        source=source,
-        support_files=SUPPORT,
-        scratch_bytes=0,
+    return _layer_code(
+        "conv2d__scalar.c.in",
+        kernel,
+        function,
         const_bytes=weight_bytes + 12 * g.cout,
         weight_bytes=weight_bytes,
-        inplace=False,
-        scheme="scalar",
+        g=g,
+        arrays=arrays,
     )
-
-
-def _hwc(shape: tuple[int, ...]) -> tuple[int, int, int]:
-    if len(shape) == 3:
-        return int(shape[0]), int(shape[1]), int(shape[2])
-    if len(shape) == 1:
-        return 1, 1, int(shape[0])
-    raise UnsupportedModelError(f"tensor shape {shape} is neither (H, W, C) nor (C,)")
 
 
 def _render_elt(graph: Graph, op: Op, function: str) -> LayerCode:
     src = graph.tensors[op.inputs[0]]
     dst = graph.tensors[op.output]
-    h, w, c = _hwc(src.shape)
-    oh, ow, _ = _hwc(dst.shape)
+    h, w, c = hwc(src.shape)
+    oh, ow, _ = hwc(dst.shape)
     rq = op.requant
     common = {
         "h": h,
@@ -211,26 +189,40 @@ def _render_elt(graph: Graph, op: Op, function: str) -> LayerCode:
         )
         window = "kxk"
     kernel = kernel_name(op=op.kind, a_bits=src.bits, window=window, tile="1x1", isa="scalar")
-    template = f"{op.kind}__scalar.c.in"
+    assert pixel_bytes(c, dst.bits) == params.out_pixel_bytes  # same packing rule as layout.py
+    return _layer_code(f"{op.kind}__scalar.c.in", kernel, function, inplace=inplace, p=params)
+
+
+def _layer_code(
+    template: str,
+    kernel: str,
+    function: str,
+    *,
+    const_bytes: int = 0,
+    weight_bytes: int = 0,
+    inplace: bool = False,
+    **params: object,
+) -> LayerCode:
+    """Render one of this family's templates for `function` and describe the result: the one
+    place that fixes the header, support headers, scratch (none) and scheme of every op."""
     source = (
         template_env(FAMILY_DIR)
         .get_template(template)
         .render(
             header=header_comment(f"scalar/{template}", kernel),
-            p=params,
             kernel=kernel,
             fn=function,
+            **params,
         )
     )
-    assert pixel_bytes(c, dst.bits) == params.out_pixel_bytes  # same packing rule as layout.py
     return LayerCode(
         function=function,
         kernel=kernel,
         source=source,
         support_files=SUPPORT,
         scratch_bytes=0,
-        const_bytes=0,
-        weight_bytes=0,
+        const_bytes=const_bytes,
+        weight_bytes=weight_bytes,
         inplace=inplace,
         scheme="scalar",
     )
