@@ -107,3 +107,29 @@ def conv_graph(
         relu=seed % 2 == 0,
         in_zero_point=zero_point,
     )
+
+
+def check_only_op(graph: Graph, seed: int = 0, prefer: str | None = None) -> str:
+    """Render the graph's only op for the M4, run it on the host on one random input, assert
+    that it is bit-exact (values and packed bytes); return the kernel name."""
+    op = graph.ops[0]
+    code = render_layer(graph, op, "mq_layer_test", isa="m4", prefer=prefer)
+    src, dst = graph.tensors[op.inputs[0]], graph.tensors[op.output]
+    x = np.random.default_rng(seed).integers(0, 1 << src.bits, size=src.shape)
+    want = run_graph_all(graph, x)[op.output]
+    got_bytes = run_layer_on_host(
+        code, pack_tensor(x, src.bits), None, tensor_bytes(dst.shape, dst.bits)
+    )
+    assert_values_equal(code.kernel, unpack_tensor(got_bytes, dst.shape, dst.bits), want)
+    assert got_bytes == pack_tensor(want, dst.bits)
+    return code.kernel
+
+
+def assert_values_equal(kernel: str, got: np.ndarray, want: np.ndarray) -> None:
+    """Assert a kernel's unpacked output equals the reference; name the first mismatch."""
+    got = np.asarray(got).astype(np.int64)
+    bad = np.argwhere(got != want)
+    assert bad.size == 0, (
+        f"{kernel}: {len(bad)} mismatches, first at {tuple(bad[0])}: "
+        f"reference {want[tuple(bad[0])]}, got {got[tuple(bad[0])]}"
+    )

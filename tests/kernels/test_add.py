@@ -17,6 +17,8 @@ from mcumixq.kernels.registry import render_layer
 from mcumixq.numerics import ALL_PAIRS, rescale
 from mcumixq.packing.layout import pack_tensor, tensor_bytes, unpack_tensor
 
+from .conftest import assert_values_equal
+
 
 def add_graph(shape, a0: int, a1: int, ao: int, *, seed: int = 0, relu: bool = False) -> Graph:
     """x (a0 bits) + depthwise-1x1(x) (a1 bits) -> ao bits: a residual block's add."""
@@ -39,12 +41,7 @@ def check_host(graph: Graph, seed: int, *, alias: bool = False) -> str:
     alias = alias and code.inplace
     got_bytes = run_layer_on_host(code, in0, in1, tensor_bytes(dst.shape, dst.bits), alias=alias)
     want = values[op.output]
-    got = unpack_tensor(got_bytes, dst.shape, dst.bits).astype(np.int64)
-    bad = np.argwhere(got != want)
-    assert bad.size == 0, (
-        f"{code.kernel}: {len(bad)} mismatches, first at {tuple(bad[0])}: "
-        f"reference {want[tuple(bad[0])]}, got {got[tuple(bad[0])]}"
-    )
+    assert_values_equal(code.kernel, unpack_tensor(got_bytes, dst.shape, dst.bits), want)
     return code.kernel
 
 

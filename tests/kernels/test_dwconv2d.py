@@ -12,13 +12,12 @@ from hypothesis import strategies as st
 from mcumixq.codegen.bench import bench_case
 from mcumixq.ir.builder import GraphBuilder
 from mcumixq.ir.graph import Graph, Requant
-from mcumixq.ir.reference import run_graph_all
 from mcumixq.kernels.dwconv2d import family, pxpar
 from mcumixq.kernels.geometry import conv_geometry
-from mcumixq.kernels.hosttest import run_layer_on_host
 from mcumixq.kernels.registry import render_layer
 from mcumixq.numerics import ALL_PAIRS, w_range
-from mcumixq.packing.layout import pack_tensor, tensor_bytes, unpack_tensor
+
+from .conftest import check_only_op
 
 
 def dw_graph(
@@ -35,32 +34,12 @@ def dw_graph(
     return b.build()
 
 
-def check_host(graph: Graph, seed: int, prefer: str | None = None) -> str:
-    """Render the graph's only op for the M4, run it on the host, assert bit-exactness."""
-    op = graph.ops[0]
-    code = render_layer(graph, op, "mq_layer_test", isa="m4", prefer=prefer)
-    src, dst = graph.tensors[op.inputs[0]], graph.tensors[op.output]
-    x = np.random.default_rng(seed).integers(0, 1 << src.bits, size=src.shape)
-    want = run_graph_all(graph, x)[op.output]
-    got_bytes = run_layer_on_host(
-        code, pack_tensor(x, src.bits), None, tensor_bytes(dst.shape, dst.bits)
-    )
-    got = unpack_tensor(got_bytes, dst.shape, dst.bits).astype(np.int64)
-    bad = np.argwhere(got != want)
-    assert bad.size == 0, (
-        f"{code.kernel}: {len(bad)} mismatches, first at {tuple(bad[0])}: "
-        f"reference {want[tuple(bad[0])]}, got {got[tuple(bad[0])]}"
-    )
-    assert got_bytes == pack_tensor(want, dst.bits)
-    return code.kernel
-
-
 @pytest.mark.parametrize("pair", ALL_PAIRS, ids=str)
 def test_every_pair_3x3_same(pair) -> None:
     out_bits = [2, 4, 8, 3, 5][(pair.w + pair.a) % 5]
     g = dw_graph(pair.w * 10 + pair.a, (5, 7, 8), w_bits=pair.w, a_bits=pair.a, out_bits=out_bits,
                  zero_point=(1 << pair.a) // 3)  # fmt: skip
-    kernel = check_host(g, seed=pair.a)
+    kernel = check_only_op(g, seed=pair.a)
     assert kernel.startswith(f"mq_dwconv2d_{pair}_nhwc_3x3_2x1__m4_")
 
 
@@ -79,7 +58,7 @@ def test_every_pair_3x3_same(pair) -> None:
 def test_strides_windows_padding(w, a, o, kernel, stride, padding, shape) -> None:
     g = dw_graph(w + a + o, shape, w_bits=w, a_bits=a, out_bits=o, kernel=kernel, stride=stride,
                  padding=padding, zero_point=1)  # fmt: skip
-    name = check_host(g, seed=kernel)
+    name = check_only_op(g, seed=kernel)
     assert name.startswith("mq_dwconv2d_")
     if (kernel, stride) == (3, 2):
         assert "_3x3s2_" in name
@@ -91,9 +70,9 @@ def test_strides_windows_padding(w, a, o, kernel, stride, padding, shape) -> Non
 def test_smlad2_and_pxpar_agree(w, a) -> None:
     """Both schemes are exact where PX-PAR applies; forcing each must give the reference."""
     g = dw_graph(7, (4, 6, 4), w_bits=w, a_bits=a, out_bits=a, padding=(1, 0, 1, 1))
-    assert "_m4_smlad2" in check_host(g, 3, prefer="dwstrip")
+    assert "_m4_smlad2" in check_only_op(g, 3, prefer="dwstrip")
     if pxpar.supports(g, g.ops[0], "m4") is not None:
-        assert "_m4_pxpar4" in check_host(g, 3, prefer="pxpar4")
+        assert "_m4_pxpar4" in check_only_op(g, 3, prefer="pxpar4")
 
 
 @settings(max_examples=60, deadline=None)
@@ -161,7 +140,7 @@ def test_requant_forms(shift, z_out, form) -> None:
     g = dataclasses.replace(
         g, ops=(dataclasses.replace(op, requant=rq),), tensors={**g.tensors, op.output: out}
     )
-    check_host(g, seed=shift)
+    check_only_op(g, seed=shift)
     source = render_layer(g, g.ops[0], "mq_d", isa="m4").source
     assert ("mq_dw_requant_mm(" in source) == (form == "mm")
     assert ("mq_d_t[4]" in source) == (form == "mm" and shift < 33)
@@ -186,7 +165,7 @@ def test_large_planes_run_in_row_bands(w, a, kernel, stride, padding, shape) -> 
     assert p.bands > 1 and family.GROUP * p.plane_bytes <= family.BAND_BYTES
     code = render_layer(g, g.ops[0], "mq_b", isa="m4")
     assert code.scratch_bytes < family.BAND_BYTES + 64
-    check_host(g, seed=w + a)
+    check_only_op(g, seed=w + a)
 
 
 def test_unsupported_channel_count_falls_back() -> None:

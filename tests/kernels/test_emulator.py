@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from mcumixq.codegen.bench import bench_case
+from mcumixq.ir.graph import Graph
 from mcumixq.ir.random_graph import single_op_graph
 from mcumixq.kernels.registry import INCLUDE_DIR, KERNELS_DIR, render_layer
 from mcumixq.numerics import BitPair
@@ -50,11 +51,12 @@ SMLAD_CASES = [
 ]
 
 
-@pytest.mark.emulator
-@pytest.mark.parametrize(("shape", "cout", "kernel", "stride", "pair", "z"), SMLAD_CASES)
-def test_smlad2_bit_exact_in_the_emulator(shape, cout, kernel, stride, pair, z, tmp_path):
+def _smlad_case_graph(
+    shape: tuple[int, int, int], cout: int, kernel: int, stride: int, pair: str, z: int
+) -> Graph:
+    """The one-conv graph of a SMLAD_CASES row (seed = cout, output bits 2 + cout % 7)."""
     p = BitPair.parse(pair)
-    g = conv_graph(
+    return conv_graph(
         cout,
         shape,
         cout,
@@ -65,6 +67,12 @@ def test_smlad2_bit_exact_in_the_emulator(shape, cout, kernel, stride, pair, z, 
         stride=stride,
         zero_point=z,
     )
+
+
+@pytest.mark.emulator
+@pytest.mark.parametrize(("shape", "cout", "kernel", "stride", "pair", "z"), SMLAD_CASES)
+def test_smlad2_bit_exact_in_the_emulator(shape, cout, kernel, stride, pair, z, tmp_path):
+    g = _smlad_case_graph(shape, cout, kernel, stride, pair, z)
     r = bench_case(g, "op", out_dir=tmp_path / "case", prefer="smlad2")
     assert r.bit_exact, f"{r.kernel}: {r.first_mismatch}"
     assert r.scheme == "smlad2" and r.cycles > 0
@@ -76,18 +84,7 @@ def test_smlad2_bit_exact_in_the_emulator(shape, cout, kernel, stride, pair, z, 
 @pytest.mark.emulator
 @pytest.mark.parametrize(("shape", "cout", "kernel", "stride", "pair", "z"), SMLAD_CASES[:5])
 def test_smlad2b_bit_exact_in_the_emulator(shape, cout, kernel, stride, pair, z, tmp_path):
-    p = BitPair.parse(pair)
-    g = conv_graph(
-        cout,
-        shape,
-        cout,
-        w_bits=p.w,
-        a_bits=p.a,
-        out_bits=2 + cout % 7,
-        kernel=kernel,
-        stride=stride,
-        zero_point=z,
-    )
+    g = _smlad_case_graph(shape, cout, kernel, stride, pair, z)
     r = bench_case(g, "op", out_dir=tmp_path / "case", prefer="smlad2b")
     assert r.bit_exact, f"{r.kernel}: {r.first_mismatch}"
     assert r.scheme == "smlad2b"

@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 from mcumixq.codegen.bench import bench_case
 from mcumixq.ir.builder import GraphBuilder
 from mcumixq.ir.graph import Graph, Requant
-from mcumixq.ir.reference import run_graph_all
 from mcumixq.kernels.hosttest import run_layer_on_host
 from mcumixq.kernels.pool import avgpool, maxpool
 from mcumixq.kernels.registry import LayerCode, render_layer
 from mcumixq.numerics import LEGAL_BITS
-from mcumixq.packing.layout import pack_tensor, tensor_bytes, unpack_tensor
+
+from .conftest import check_only_op
 
 
 def pool_graph(kind: str, shape, in_bits: int, *, seed: int = 0, **kw) -> Graph:
@@ -25,26 +25,6 @@ def pool_graph(kind: str, shape, in_bits: int, *, seed: int = 0, **kw) -> Graph:
     b = GraphBuilder(np.random.default_rng(seed), shape, a_bits=in_bits, zero_point=in_bits - 1)
     getattr(b, kind)(**kw)
     return b.build()
-
-
-def check_host(graph: Graph, seed: int = 0) -> str:
-    """Render the graph's only op for the M4, run it on the host, assert bit-exactness."""
-    op = graph.ops[0]
-    code = render_layer(graph, op, "mq_layer_test", isa="m4")
-    src, dst = graph.tensors[op.inputs[0]], graph.tensors[op.output]
-    x = np.random.default_rng(seed).integers(0, 1 << src.bits, size=src.shape)
-    want = run_graph_all(graph, x)[op.output]
-    got_bytes = run_layer_on_host(
-        code, pack_tensor(x, src.bits), None, tensor_bytes(dst.shape, dst.bits)
-    )
-    got = unpack_tensor(got_bytes, dst.shape, dst.bits).astype(np.int64)
-    bad = np.argwhere(got != want)
-    assert bad.size == 0, (
-        f"{code.kernel}: {len(bad)} mismatches, first at {tuple(bad[0])}: "
-        f"reference {want[tuple(bad[0])]}, got {got[tuple(bad[0])]}"
-    )
-    assert got_bytes == pack_tensor(want, dst.bits)
-    return code.kernel
 
 
 @pytest.mark.parametrize("a_bits", LEGAL_BITS)
@@ -58,7 +38,7 @@ def check_host(graph: Graph, seed: int = 0) -> str:
     ],
 )
 def test_maxpool(a_bits, shape, kw) -> None:
-    kernel = check_host(pool_graph("maxpool", shape, a_bits, seed=a_bits, **kw), seed=a_bits)
+    kernel = check_only_op(pool_graph("maxpool", shape, a_bits, seed=a_bits, **kw), seed=a_bits)
     assert kernel.startswith(f"mq_maxpool_a{a_bits}_nhwc_") and kernel.endswith("__m4_usub8")
 
 
@@ -73,7 +53,7 @@ def test_maxpool(a_bits, shape, kw) -> None:
     ],
 )
 def test_avgpool(a_bits, shape, kw) -> None:
-    kernel = check_host(pool_graph("avgpool", shape, a_bits, seed=a_bits, **kw), seed=a_bits)
+    kernel = check_only_op(pool_graph("avgpool", shape, a_bits, seed=a_bits, **kw), seed=a_bits)
     assert kernel.startswith(f"mq_avgpool_a{a_bits}o{kw['a_bits']}_nhwc_")
     assert kernel.endswith("__m4_swar")
 
@@ -87,7 +67,7 @@ def test_avgpool_requant_paths(shift, kernel) -> None:
     rq = Requant(multiplier=op.requant.multiplier, shift=np.array([shift], dtype=np.int32),
                  act_min=0, act_max=255)  # fmt: skip
     g = dataclasses.replace(g, ops=(dataclasses.replace(op, requant=rq),))
-    check_host(g, seed=shift)
+    check_only_op(g, seed=shift)
     code = render_layer(g, g.ops[0], "mq_p", isa="m4")
     assert ("mq_p_t[1021]" in code.source) == (kernel == 2)
     if kernel == 3 and shift in (5, 33):  # 2^t prescale cannot lift 5 to 32; 33 needs none
@@ -137,7 +117,7 @@ def test_random_maxpool_geometry(bits, hw, c, k, st_, pad) -> None:
     pad = tuple(min(p, k[i % 2] - 1) for i, p in enumerate(pad))
     h, w = max(hw[0], k[0]), max(hw[1], k[1])
     g = pool_graph("maxpool", (h, w, c), bits, kernel=k, stride=st_, padding=pad)
-    assert check_host(g, seed=c).endswith("__m4_usub8")
+    assert check_only_op(g, seed=c).endswith("__m4_usub8")
 
 
 def test_lane_width_follows_window_sum() -> None:
