@@ -28,6 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "target")]
 
+from elf_mutations import MAX_INSTRUCTIONS, SEED_C  # noqa: E402
 from elf_mutations import MUTATORS as ELF_MUTATORS  # noqa: E402
 from tests.ir.mqz_mutations import MUTATORS as MQZ_MUTATORS  # noqa: E402
 
@@ -35,20 +36,6 @@ from mcumixq.errors import MqError  # noqa: E402
 from mcumixq.files import atomic_write, write_json  # noqa: E402
 
 ADDRESS_SPACE_BYTES = 6 << 30
-MAX_INSTRUCTIONS = 20_000
-SEED_C = """
-#include <stdint.h>
-uint32_t mq_status = 7;
-static uint32_t scratch[16];
-__attribute__((noinline)) uint32_t mq_mix(const uint32_t *x, int n) {
-  uint32_t s = 0;
-  for (int i = 0; i < n; i++) { scratch[i & 15] = x[i] * 3u; s += scratch[i & 15]; }
-  return s;
-}
-static const uint32_t table[24] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
-                                   13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24};
-int main(void) { mq_status = mq_mix(table, 24) - 900u; return 0; }
-"""
 
 Target = Callable[[Path, np.random.Generator], None]
 

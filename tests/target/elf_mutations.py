@@ -17,6 +17,25 @@ import numpy as np
 
 Mutator = Callable[[bytes, np.random.Generator], bytes]
 
+# The valid program every fuzz run starts from (shared by the test and benchmarks/fuzz.py): it
+# ends with mq_status = 0 and has .text, .rodata, .data and .bss for the mutators to aim at.
+SEED_C = """
+#include <stdint.h>
+uint32_t mq_status = 7;
+static uint32_t scratch[16];
+__attribute__((noinline)) uint32_t mq_mix(const uint32_t *x, int n) {
+  uint32_t s = 0;
+  for (int i = 0; i < n; i++) { scratch[i & 15] = x[i] * 3u; s += scratch[i & 15]; }
+  return s;
+}
+static const uint32_t table[24] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+                                   13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24};
+int main(void) { mq_status = mq_mix(table, 24) - 900u; return 0; }
+"""
+# Instruction budget of one run of a mutant: far above the seed's need, so a mutant that loops
+# is stopped quickly.
+MAX_INSTRUCTIONS = 20_000
+
 # (offset, struct format) of the ELF32 header fields worth breaking.
 EHDR_FIELDS = {
     "e_type": (0x10, "<H"), "e_machine": (0x12, "<H"), "e_entry": (0x18, "<I"),

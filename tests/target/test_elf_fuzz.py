@@ -21,24 +21,9 @@ from mcumixq.target.build import build_elf
 from mcumixq.target.elf import load_elf
 from mcumixq.target.emulator import run_elf
 
-from .elf_mutations import MUTATORS
+from .elf_mutations import MAX_INSTRUCTIONS, MUTATORS, SEED_C
 
 pytestmark = [pytest.mark.toolchain, pytest.mark.emulator]
-
-SEED_C = """
-#include <stdint.h>
-uint32_t mq_status = 7;
-static uint32_t scratch[16];
-__attribute__((noinline)) uint32_t mq_mix(const uint32_t *x, int n) {
-  uint32_t s = 0;
-  for (int i = 0; i < n; i++) { scratch[i & 15] = x[i] * 3u; s += scratch[i & 15]; }
-  return s;
-}
-static const uint32_t table[24] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
-                                   13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24};
-int main(void) { mq_status = mq_mix(table, 24) - 900u; return 0; }
-"""
-MAX_INSTRUCTIONS = 20_000
 
 
 @pytest.fixture(scope="module")
