@@ -105,6 +105,22 @@ def test_registered_and_chosen_where_it_wins() -> None:
     assert slbc.supports(g, g.ops[-1], "scalar") is None
 
 
+@pytest.mark.parametrize(("w_bits", "a_bits", "chpar"), [(2, 2, True), (4, 2, False)])
+def test_first_layer_charges_smlad_general_requant(w_bits, a_bits, chpar) -> None:
+    """TinyVGG's 28x28x1->16 first layer: at w2a2 smlad2 needs its general requantization
+    (measured 716k cycles vs chpar4's 490k), so chpar4 is chosen; at w4a2 smlad2 keeps its
+    fast form (470k vs 474k) and stays."""
+    from mcumixq.ir.random_graph import tinyvgg
+    from mcumixq.kernels.geometry import conv_geometry
+    from mcumixq.kernels.requant import fast_requant
+
+    g = tinyvgg(np.random.default_rng(0), w_bits=w_bits, a_bits=a_bits)
+    op = g.ops[0]
+    geo = conv_geometry(g, op)
+    assert (fast_requant(geo.shift, geo.zo) is None) == chpar
+    assert (slbc.supports(g, op, "m4") == slbc.PRIORITY) == chpar
+
+
 def test_weight_flash_is_one_byte_per_weight() -> None:
     g = conv_graph(5, (4, 4, 16), 8, w_bits=4, a_bits=4, out_bits=4)
     code = slbc.render(g, g.ops[-1], "mq_l", "m4")

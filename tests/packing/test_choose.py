@@ -40,3 +40,14 @@ def test_row_blocking_charges_dummy_pixels() -> None:
     """A one-pixel (linear) layer: pxpar's quad would compute 3 dummy pixels, so it loses."""
     assert choose_scheme("conv2d", 576, 64, 64, 8, 2, pixels=64, row_width=8).family == "pxpar"
     assert choose_scheme("linear", 576, 64, 10, 8, 2, pixels=1, row_width=1).family != "pxpar"
+
+
+def test_smlad_general_requant_charge_moves_first_layer_to_chpar() -> None:
+    """3x3x1 first layer (K = 9) at w2a2: with smlad2's general requantization charged
+    (measured 716k cycles on TinyVGG's 28x28x1->16 vs chpar4's 490k) chpar wins; with its fast
+    form (measured 470k vs chpar4's 474k at w4a2) smlad stays."""
+    slow = CostModel(smlad_rq_cycles=20.0)
+    args = ("conv2d", 9, 1, 16, 2, 2)
+    assert choose_scheme(*args, pixels=784, row_width=28, cost=slow).family == "chpar"
+    assert choose_scheme(*args, pixels=784, row_width=28).family == "smlad"
+    assert choose_scheme("conv2d", 9, 1, 16, 8, 8, pixels=784, cost=slow).family == "smlad"

@@ -31,8 +31,9 @@ from mcumixq.kernels.carray import c_array
 from mcumixq.kernels.geometry import ConvGeometry, conv_geometry
 from mcumixq.kernels.names import kernel_name
 from mcumixq.kernels.registry import LayerCode, header_comment, template_env
+from mcumixq.kernels.requant import fast_requant
 from mcumixq.numerics import accumulator_bound
-from mcumixq.packing.choose import BUILT_FAMILIES, choose_scheme
+from mcumixq.packing.choose import BUILT_FAMILIES, CostModel, choose_scheme
 from mcumixq.packing.fields import pack_lanes
 from mcumixq.packing.schemes import Scheme
 from mcumixq.packing.weights import PackedWeights, Tile, pack_weights, tap_lane_order
@@ -53,6 +54,11 @@ TILE = Tile(pixels=2, channels=8)
 MAX_IMM12 = 4095  # LDR / ADDW immediate offsets (bytes)
 MAX_BLOCK_STEPS = 1020  # 4 * steps <= MAX_IMM12, a multiple of 4
 MAX_SCRATCH = 64 * 1024  # row buffers; larger layers are left to smlad2
+# smlad2's general requantization per output, over its fast form (TinyVGG first layer,
+# 28x28x1->16: 716k cycles at w2a2, general form, vs 470k at w4a2, fast form).
+GENERAL_RQ_CYCLES = 20.0
+# Longest segment the NOX core unrolls whole (MQ_SLBC_ASM_SEG): ~52 bytes of code per step.
+FLAT_MAX_STEPS = 48
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,11 +82,20 @@ def layer_scheme(g: ConvGeometry, *, family: str = "chpar", force: bool = False)
     try:
         scheme = choose_scheme(
             "conv2d", g.k, g.cin, g.cout, g.w_bits, g.in_bits,
-            pixels=g.oh * g.ow, row_width=g.ow, families=families,
+            pixels=g.oh * g.ow, row_width=g.ow, families=families, cost=_cost_model(g),
         )  # fmt: skip
     except ConfigError:
         return None
     return scheme if scheme.family == family else None
+
+
+def _cost_model(g: ConvGeometry) -> CostModel | None:
+    """Charge smlad2 for its general int64 requantization where this family keeps the
+    one-SMMLA form (pre-shifted accumulator, `requant_table`) and smlad2's fast form does not
+    apply; otherwise the default model."""
+    if fast_requant(g.shift, g.zo) is None and requant_table(g, g.bias).fast:
+        return CostModel(smlad_rq_cycles=GENERAL_RQ_CYCLES)
+    return None
 
 
 def _packed(g: ConvGeometry, scheme: Scheme) -> PackedWeights | None:
@@ -180,6 +195,7 @@ class Plan:
     nox: bool  # the whole reduction fits the bound: no extraction inside the core
     kh: int  # window rows
     ring: bool  # windows of consecutive output rows overlap: keep a ring of unpacked rows
+    flat: bool  # no extraction and a short segment: the asm unrolls whole segments
 
     @property
     def slots(self) -> int:
@@ -207,6 +223,7 @@ def plan(g: ConvGeometry, scheme: Scheme) -> Plan:
         nox=scheme.steps >= g.kh * seg,
         ring=g.kh > 1 and g.sh < g.kh and g.oh > 1,
         kh=g.kh,
+        flat=scheme.steps >= g.kh * seg and seg <= FLAT_MAX_STEPS,
     )
 
 
@@ -302,7 +319,7 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "unroll": pl.unroll, "blk_words": pl.blk_words, "nox": pl.nox,
         "wpt": pl.wpt, "seg": pl.seg, "off_words": pl.off_words, "rb": pl.rb,
         "rb_pixels": pl.rb_pixels, "fast_rq": rq.fast, "pre_shift": rq.pre_shift,
-        "ring": pl.ring,
+        "ring": pl.ring, "flat": pl.flat,
         "cout_full": g.cout - g.cout % 8, "cout_tail": g.cout % 8, "off": off, "pad_word": pad,
         "in_sb": g.in_sb, "in_pb": g.in_pixel_bytes,
         "out_sb": g.out_sb, "out_pb": g.out_pixel_bytes, "nfull": nfull, "tail": tail,

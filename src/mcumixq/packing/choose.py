@@ -38,6 +38,10 @@ class CostModel:
     output_cycles: float = 14.0  # one-SMLAL requantize + packed store
     lane_cycles: float = 1.5  # unpack + SSUB16 + store, per int16 lane
     margin: float = 0.05  # an SLBC scheme must be predicted this much faster than SMLAD
+    # Extra cycles per output of smlad2 when its shifts need the general int64 requantization
+    # while the SLBC kernels keep their one-SMMLA form (kernels/slbc.layer_scheme sets it; the
+    # TinyVGG 28x28x1->16 first layer measured 716k cycles at w2a2 vs 470k at w4a2 = 20/output).
+    smlad_rq_cycles: float = 0.0
 
     def __post_init__(self) -> None:
         missing = set(FAMILIES) - set(self.instr_cycles)
@@ -70,10 +74,9 @@ def estimate_cycles(
     per_pixel_group = outs * (instr * cm.instr_cycles[scheme.family] + extracts * cm.extract_cycles)
     if scheme.family == "pxpar":
         per_pixel_group /= 2  # one SMLAD serves two pixels
+    out_cycles = cm.output_cycles + (cm.smlad_rq_cycles if scheme.family == "smlad" else 0.0)
     return float(
-        pixels * per_pixel_group
-        + pixels * cout * cm.output_cycles
-        + pixels * lanes * cm.lane_cycles
+        pixels * per_pixel_group + pixels * cout * out_cycles + pixels * lanes * cm.lane_cycles
     )
 
 

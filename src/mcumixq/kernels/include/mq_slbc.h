@@ -232,6 +232,32 @@ typedef struct {
                          : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11",   \
                            "r12", "lr", "cc", "memory");                                         \
     } while (0)
+
+/* MQ_SLBC_ASM_NOX with each window row fully unrolled (STEPS = one whole segment): no inner
+ * loop test, and the row-to-row step is one predicated ADDW + branch, so short windows (first
+ * layers, 1x1 convs) no longer pay ~20 cycles of loop bookkeeping per segment. */
+#define MQ_SLBC_ASM_SEG(args, STEPS, OFF, JUMP_BYTES)                                            \
+    do {                                                                                         \
+        register mq_slbc_args *r0_args __asm__("r0") = (args);                                   \
+        __asm__ volatile("sub sp, sp, #8\n\t"                                                    \
+                         "str r0, [sp, #4]\n\t"                                                  \
+                         "ldr r12, [r0, #40]\n\t"                                                \
+                         "str r12, [sp]\n\t" MQ_SLBC_ZERO_ACC                                    \
+                         "ldm r0, {r0, r1}\n\t"                                                  \
+                         "1:\n\t" STEPS "ldr r12, [sp]\n\t"                                      \
+                         "cmp r0, r12\n\t"                                                       \
+                         "it ne\n\t"                                                             \
+                         "addwne r0, r0, #%c[jump]\n\t"                                          \
+                         "bne 1b\n\t"                                                            \
+                         "ldr r0, [sp, #4]\n\t"                                                  \
+                         "add sp, sp, #8\n\t"                                                    \
+                         "adds r0, #8\n\t"                                                       \
+                         "stm r0, {r2-r9}\n\t"                                                   \
+                         : "+r"(r0_args)                                                         \
+                         : [off] "i"(OFF), [jump] "i"(JUMP_BYTES)                                \
+                         : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11",   \
+                           "r12", "lr", "cc", "memory");                                         \
+    } while (0)
 #endif
 
 /* Plain C core with the same blocks and result (host builds and the reference for the asm):
