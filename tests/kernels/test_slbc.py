@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -132,8 +134,12 @@ def test_weight_flash_is_one_byte_per_weight() -> None:
 
 EMU_CASES = [
     # (shape, cout, kernel, stride, pair, zero point): asm core with unroll 4 / 2 / 1 (n = 3),
-    # the SBFX and UBFX extraction, many blocks (w4a5: n = 9) and a channel tail.
+    # the SBFX and UBFX extraction, many blocks (w4a5: n = 9) and a channel tail; straight-line
+    # windows (<= 72 steps: w4a4 with extractions, w2a2 1x1), whole-segment NOX (w2a2 cin 32)
+    # and the looped NOX core (w2a2 cin 64).
     ((6, 5, 16), 16, 3, 1, "w4a4", 0),
+    ((4, 4, 32), 8, 3, 1, "w2a2", 0),
+    ((3, 4, 64), 8, 3, 1, "w2a2", 2),
     ((5, 6, 32), 8, 1, 1, "w2a2", 1),
     ((5, 5, 8), 12, 3, 2, "w2a8", 7),
     ((6, 6, 20), 10, 3, 1, "w4a5", 3),
@@ -154,6 +160,23 @@ def test_bit_exact_in_the_emulator(shape, cout, kernel, stride, pair, z, tmp_pat
     r = bench_case(g, "op", out_dir=tmp_path / "case", prefer="slbc")
     assert r.bit_exact, f"{r.kernel}: {r.first_mismatch}"
     assert r.scheme == "chpar4" and r.cycles > 0
+
+
+def test_full_body_schedules_steps_jumps_and_extractions() -> None:
+    """18 steps in 3 segments of 6, bound 4: row jumps after steps 6 and 12, extractions after
+    4, 8, 12, 16 and none at the end (the caller's); a NOX window has no extraction."""
+    p = slbc.Plan(wpt=2, seg=6, off_words=2, rb_pixels=9, unroll=6, blk_words=4, nox=False,
+                  kh=3, ring=True, flat=False, full=True)  # fmt: skip
+    body = slbc.full_body(p, low_signed=True).split()
+    assert body.count("MQ_SLBC_STEP") == 18 and body.count("MQ_SLBC_JUMP") == 2
+    marks = [(body[:i].count("MQ_SLBC_STEP"), x) for i, x in enumerate(body) if x != "MQ_SLBC_STEP"]
+    assert marks == [
+        (4, "MQ_SLBC_XTR_SBFX"), (6, "MQ_SLBC_JUMP"), (8, "MQ_SLBC_XTR_SBFX"),
+        (12, "MQ_SLBC_JUMP"), (12, "MQ_SLBC_XTR_SBFX"), (16, "MQ_SLBC_XTR_SBFX"),
+    ]  # fmt: skip
+    nox = dataclasses.replace(p, nox=True)
+    assert "MQ_SLBC_XTR_UBFX" not in slbc.full_body(nox, low_signed=False)
+    assert "MQ_SLBC_XTR_UBFX" in slbc.full_body(p, low_signed=False)
 
 
 def test_unroll_and_blocks_follow_the_bound() -> None:

@@ -59,6 +59,8 @@ MAX_SCRATCH = 64 * 1024  # row buffers; larger layers are left to smlad2
 GENERAL_RQ_CYCLES = 20.0
 # Longest segment the NOX core unrolls whole (MQ_SLBC_ASM_SEG): ~52 bytes of code per step.
 FLAT_MAX_STEPS = 48
+# Longest window the core runs as straight-line code (MQ_SLBC_ASM_FULL, ~3.7 KB at 72).
+FULL_MAX_STEPS = 72
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -196,6 +198,7 @@ class Plan:
     kh: int  # window rows
     ring: bool  # windows of consecutive output rows overlap: keep a ring of unpacked rows
     flat: bool  # no extraction and a short segment: the asm unrolls whole segments
+    full: bool  # a short window: the asm is straight-line code (full_body)
 
     @property
     def slots(self) -> int:
@@ -213,18 +216,36 @@ def plan(g: ConvGeometry, scheme: Scheme) -> Plan:
     (a dummy when the row width is odd) included, so no read leaves the buffer."""
     wpt = len(tap_lane_order(g.cin, g.in_bits)) // 2
     seg = g.kw * wpt
+    full = g.kh * seg <= FULL_MAX_STEPS
     return Plan(
         wpt=wpt,
         seg=seg,
         off_words=g.sw * wpt,
         rb_pixels=max(g.pl + g.w, g.ow * g.sw + g.kw),
         unroll=unroll(scheme.steps, seg),
-        blk_words=block_words(scheme.steps, seg),
+        blk_words=min(scheme.steps, g.kh * seg) if full else block_words(scheme.steps, seg),
         nox=scheme.steps >= g.kh * seg,
         ring=g.kh > 1 and g.sh < g.kh and g.oh > 1,
         kh=g.kh,
         flat=scheme.steps >= g.kh * seg and seg <= FLAT_MAX_STEPS,
+        full=full,
     )
+
+
+def full_body(p: Plan, low_signed: bool) -> str:
+    """The straight-line window of MQ_SLBC_ASM_FULL: kh segments of seg steps with a row jump
+    between segments and a low-field extraction after every blk_words steps except the last
+    (counted across segments, as mq_slbc_core_c does; the caller extracts at the end)."""
+    total = p.kh * p.seg
+    xtr = "MQ_SLBC_XTR_SBFX" if low_signed else "MQ_SLBC_XTR_UBFX"
+    parts: list[str] = []
+    for i in range(1, total + 1):
+        parts.append("MQ_SLBC_STEP")
+        if i < total and i % p.seg == 0:
+            parts.append("MQ_SLBC_JUMP")
+        if i < total and not p.nox and i % p.blk_words == 0:
+            parts.append(xtr)
+    return " ".join(parts)
 
 
 def _fits(g: ConvGeometry, p: Plan) -> bool:
@@ -319,7 +340,8 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "unroll": pl.unroll, "blk_words": pl.blk_words, "nox": pl.nox,
         "wpt": pl.wpt, "seg": pl.seg, "off_words": pl.off_words, "rb": pl.rb,
         "rb_pixels": pl.rb_pixels, "fast_rq": rq.fast, "pre_shift": rq.pre_shift,
-        "ring": pl.ring, "flat": pl.flat,
+        "ring": pl.ring, "flat": pl.flat, "full": pl.full,
+        "full_body": full_body(pl, scheme.low_signed) if pl.full else "",
         "cout_full": g.cout - g.cout % 8, "cout_tail": g.cout % 8, "off": off, "pad_word": pad,
         "in_sb": g.in_sb, "in_pb": g.in_pixel_bytes,
         "out_sb": g.out_sb, "out_pb": g.out_pixel_bytes, "nfull": nfull, "tail": tail,

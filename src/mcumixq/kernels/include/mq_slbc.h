@@ -258,6 +258,32 @@ typedef struct {
                          : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11",   \
                            "r12", "lr", "cc", "memory");                                         \
     } while (0)
+
+/* Pieces of a fully unrolled window (MQ_SLBC_ASM_FULL): the jump to the next window row, and a
+ * low-field extraction (args at [sp]). */
+#define MQ_SLBC_JUMP "addw r0, r0, #%c[jump]\n\t"
+#define MQ_SLBC_XTR_SBFX "ldr r12, [sp]\n\t" MQ_SLBC_EXTRACT_ALL("sbfx")
+#define MQ_SLBC_XTR_UBFX "ldr r12, [sp]\n\t" MQ_SLBC_EXTRACT_ALL("ubfx")
+
+/* The whole window as straight-line code BODY (steps, row jumps and extractions scheduled
+ * offline, kernels/slbc.full_body): no loop tests or block bookkeeping at all, for windows of
+ * up to slbc.FULL_MAX_STEPS steps. Same result as mq_slbc_core_c. */
+#define MQ_SLBC_ASM_FULL(args, BODY, S, OFF, JUMP_BYTES)                                         \
+    do {                                                                                         \
+        register mq_slbc_args *r0_args __asm__("r0") = (args);                                   \
+        __asm__ volatile("sub sp, sp, #8\n\t"                                                    \
+                         "str r0, [sp]\n\t" MQ_SLBC_ZERO_ACC                                     \
+                         "add r12, r0, #44\n\t"                                                  \
+                         "stm r12, {r2-r9}\n\t"                                                  \
+                         "ldm r0, {r0, r1}\n\t" BODY "ldr r0, [sp]\n\t"                          \
+                         "add sp, sp, #8\n\t"                                                    \
+                         "adds r0, #8\n\t"                                                       \
+                         "stm r0, {r2-r9}\n\t"                                                   \
+                         : "+r"(r0_args)                                                         \
+                         : [s] "i"(S), [off] "i"(OFF), [jump] "i"(JUMP_BYTES)                    \
+                         : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11",   \
+                           "r12", "lr", "cc", "memory");                                         \
+    } while (0)
 #endif
 
 /* Plain C core with the same blocks and result (host builds and the reference for the asm):
