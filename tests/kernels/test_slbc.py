@@ -136,10 +136,12 @@ EMU_CASES = [
     # (shape, cout, kernel, stride, pair, zero point): asm core with unroll 4 / 2 / 1 (n = 3),
     # the SBFX and UBFX extraction, many blocks (w4a5: n = 9) and a channel tail; straight-line
     # windows (<= 72 steps: w4a4 with extractions, w2a2 1x1), whole-segment NOX (w2a2 cin 32)
-    # and the looped NOX core (w2a2 cin 64).
+    # and the looped NOX core (w2a2 cin 64); row-unrolled blocks (w4a5, w4a6) and the looped
+    # core with extractions (w4a4 cin 128: a 192-step segment).
     ((6, 5, 16), 16, 3, 1, "w4a4", 0),
     ((4, 4, 32), 8, 3, 1, "w2a2", 0),
     ((3, 4, 64), 8, 3, 1, "w2a2", 2),
+    ((3, 3, 128), 8, 3, 1, "w4a4", 1),
     ((5, 6, 32), 8, 1, 1, "w2a2", 1),
     ((5, 5, 8), 12, 3, 2, "w2a8", 7),
     ((6, 6, 20), 10, 3, 1, "w4a5", 3),
@@ -166,7 +168,7 @@ def test_full_body_schedules_steps_jumps_and_extractions() -> None:
     """18 steps in 3 segments of 6, bound 4: row jumps after steps 6 and 12, extractions after
     4, 8, 12, 16 and none at the end (the caller's); a NOX window has no extraction."""
     p = slbc.Plan(wpt=2, seg=6, off_words=2, rb_pixels=9, unroll=6, blk_words=4, nox=False,
-                  kh=3, ring=True, flat=False, full=True)  # fmt: skip
+                  kh=3, ring=True, flat=False, full=True, rows=False)  # fmt: skip
     body = slbc.full_body(p, low_signed=True).split()
     assert body.count("MQ_SLBC_STEP") == 18 and body.count("MQ_SLBC_JUMP") == 2
     marks = [(body[:i].count("MQ_SLBC_STEP"), x) for i, x in enumerate(body) if x != "MQ_SLBC_STEP"]
@@ -177,6 +179,17 @@ def test_full_body_schedules_steps_jumps_and_extractions() -> None:
     nox = dataclasses.replace(p, nox=True)
     assert "MQ_SLBC_XTR_UBFX" not in slbc.full_body(nox, low_signed=False)
     assert "MQ_SLBC_XTR_UBFX" in slbc.full_body(p, low_signed=False)
+
+
+def test_rows_core_tiles_segments_with_blocks_within_the_bound() -> None:
+    """w4a4 cin 32 (segment 48, bound 18): blocks of 16 tile the segment, and one window row
+    extracts after steps 16 and 32 (the row end's extraction is the macro's)."""
+    assert slbc.rows_block(18, 48) == 16 and slbc.rows_block(18, 200) == 0
+    p = slbc.Plan(wpt=16, seg=48, off_words=16, rb_pixels=9, unroll=6, blk_words=16, nox=False,
+                  kh=3, ring=True, flat=False, full=False, rows=True)  # fmt: skip
+    body = slbc.seg_body(p, low_signed=False).split()
+    assert body.count("MQ_SLBC_STEP") == 48
+    assert [i for i, x in enumerate(body) if x == "MQ_SLBC_XTR_UBFX"] == [16, 33]
 
 
 def test_unroll_and_blocks_follow_the_bound() -> None:

@@ -61,6 +61,10 @@ GENERAL_RQ_CYCLES = 20.0
 FLAT_MAX_STEPS = 48
 # Longest window the core runs as straight-line code (MQ_SLBC_ASM_FULL, ~3.7 KB at 72).
 FULL_MAX_STEPS = 72
+# Longest segment the row-unrolled core (MQ_SLBC_ASM_ROWS) unrolls, and its measured-model
+# costs: one inline extraction (LDR + 4 x (LDRD, 2 x (BFX, SUB, ADD), STRD)) and a row's end.
+ROWS_MAX_STEPS = 96
+ROWS_XTR_CYCLES, ROWS_ROW_CYCLES = 50.0, 8.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -199,6 +203,7 @@ class Plan:
     ring: bool  # windows of consecutive output rows overlap: keep a ring of unpacked rows
     flat: bool  # no extraction and a short segment: the asm unrolls whole segments
     full: bool  # a short window: the asm is straight-line code (full_body)
+    rows: bool  # blocks tile each segment: the asm unrolls one window row (seg_body)
 
     @property
     def slots(self) -> int:
@@ -217,19 +222,53 @@ def plan(g: ConvGeometry, scheme: Scheme) -> Plan:
     wpt = len(tap_lane_order(g.cin, g.in_bits)) // 2
     seg = g.kw * wpt
     full = g.kh * seg <= FULL_MAX_STEPS
+    nox = scheme.steps >= g.kh * seg
+    rows_blk = 0 if full or nox else rows_block(scheme.steps, seg)
+    if rows_blk:
+        blk = rows_blk
+    elif full:
+        blk = min(scheme.steps, g.kh * seg)
+    else:
+        blk = block_words(scheme.steps, seg)
     return Plan(
         wpt=wpt,
         seg=seg,
         off_words=g.sw * wpt,
         rb_pixels=max(g.pl + g.w, g.ow * g.sw + g.kw),
         unroll=unroll(scheme.steps, seg),
-        blk_words=min(scheme.steps, g.kh * seg) if full else block_words(scheme.steps, seg),
+        blk_words=blk,
         nox=scheme.steps >= g.kh * seg,
         ring=g.kh > 1 and g.sh < g.kh and g.oh > 1,
         kh=g.kh,
         flat=scheme.steps >= g.kh * seg and seg <= FLAT_MAX_STEPS,
         full=full,
+        rows=rows_blk > 0,
     )
+
+
+def rows_block(steps: int, seg: int) -> int:
+    """Block length of the row-unrolled core (MQ_SLBC_ASM_ROWS): the largest divisor of the
+    segment within the bound, if the segment is short enough to unroll and the extra
+    extractions a smaller block costs stay below the looped core's bookkeeping; else 0."""
+    if seg > ROWS_MAX_STEPS:
+        return 0
+    blk = max(d for d in range(1, min(steps, seg) + 1) if seg % d == 0)
+    rows_cost = ROWS_XTR_CYCLES / blk + ROWS_ROW_CYCLES / seg
+    u = unroll(steps, seg)
+    loop_cost = LOOP_CYCLES / u + BLOCK_CYCLES / block_words(steps, seg)
+    return blk if rows_cost < loop_cost else 0
+
+
+def seg_body(p: Plan, low_signed: bool) -> str:
+    """One window row of MQ_SLBC_ASM_ROWS: seg steps with an extraction after every
+    blk_words steps except the last (the row end's is in the macro, after the end test)."""
+    xtr = "MQ_SLBC_XTR_SBFX" if low_signed else "MQ_SLBC_XTR_UBFX"
+    parts: list[str] = []
+    for i in range(1, p.seg + 1):
+        parts.append("MQ_SLBC_STEP")
+        if i < p.seg and i % p.blk_words == 0:
+            parts.append(xtr)
+    return " ".join(parts)
 
 
 def full_body(p: Plan, low_signed: bool) -> str:
@@ -342,6 +381,8 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "rb_pixels": pl.rb_pixels, "fast_rq": rq.fast, "pre_shift": rq.pre_shift,
         "ring": pl.ring, "flat": pl.flat, "full": pl.full,
         "full_body": full_body(pl, scheme.low_signed) if pl.full else "",
+        "rows": pl.rows, "seg_body": seg_body(pl, scheme.low_signed) if pl.rows else "",
+        "xtr": "MQ_SLBC_XTR_SBFX" if scheme.low_signed else "MQ_SLBC_XTR_UBFX",
         "cout_full": g.cout - g.cout % 8, "cout_tail": g.cout % 8, "off": off, "pad_word": pad,
         "in_sb": g.in_sb, "in_pb": g.in_pixel_bytes,
         "out_sb": g.out_sb, "out_pb": g.out_pixel_bytes, "nfull": nfull, "tail": tail,

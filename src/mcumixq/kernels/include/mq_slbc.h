@@ -284,6 +284,34 @@ typedef struct {
                          : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11",   \
                            "r12", "lr", "cc", "memory");                                         \
     } while (0)
+
+/* Windows too long for MQ_SLBC_ASM_FULL whose segment is a whole number of blocks: BODY is one
+ * window row as straight-line code (blocks of steps with an extraction XTR between them,
+ * kernels/slbc.seg_body); between rows the row-end extraction and the jump, so per row only
+ * ~8 cycles of bookkeeping instead of a loop test every unroll steps and ~20 per block. */
+#define MQ_SLBC_ASM_ROWS(args, BODY, XTR, S, OFF, JUMP_BYTES)                                    \
+    do {                                                                                         \
+        register mq_slbc_args *r0_args __asm__("r0") = (args);                                   \
+        __asm__ volatile("sub sp, sp, #8\n\t"                                                    \
+                         "str r0, [sp]\n\t"                                                      \
+                         "ldr r12, [r0, #40]\n\t"                                                \
+                         "str r12, [sp, #4]\n\t" MQ_SLBC_ZERO_ACC                                \
+                         "add r12, r0, #44\n\t"                                                  \
+                         "stm r12, {r2-r9}\n\t"                                                  \
+                         "ldm r0, {r0, r1}\n\t"                                                  \
+                         "1:\n\t" BODY "ldr r12, [sp, #4]\n\t"                                   \
+                         "cmp r0, r12\n\t"                                                       \
+                         "beq 9f\n\t" XTR MQ_SLBC_JUMP "b 1b\n\t"                                \
+                         "9:\n\t"                                                                \
+                         "ldr r0, [sp]\n\t"                                                      \
+                         "add sp, sp, #8\n\t"                                                    \
+                         "adds r0, #8\n\t"                                                       \
+                         "stm r0, {r2-r9}\n\t"                                                   \
+                         : "+r"(r0_args)                                                         \
+                         : [s] "i"(S), [off] "i"(OFF), [jump] "i"(JUMP_BYTES)                    \
+                         : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11",   \
+                           "r12", "lr", "cc", "memory");                                         \
+    } while (0)
 #endif
 
 /* Plain C core with the same blocks and result (host builds and the reference for the asm):
