@@ -136,11 +136,12 @@ EMU_CASES = [
     # (shape, cout, kernel, stride, pair, zero point): asm core with unroll 4 / 2 / 1 (n = 3),
     # the SBFX and UBFX extraction, many blocks (w4a5: n = 9) and a channel tail; straight-line
     # windows (<= 72 steps: w4a4 with extractions, w2a2 1x1), whole-segment NOX (w2a2 cin 32)
-    # and the looped NOX core (w2a2 cin 64); row-unrolled blocks (w4a5, w4a6) and the looped
-    # core with extractions (w4a4 cin 128: a 192-step segment).
+    # and the looped NOX core (w2a2 1x1 cin 256: a 128-step segment); row-unrolled blocks
+    # (w4a5, w4a6) and the looped core with extractions (cin 128: 192-step segments).
     ((6, 5, 16), 16, 3, 1, "w4a4", 0),
     ((4, 4, 32), 8, 3, 1, "w2a2", 0),
-    ((3, 4, 64), 8, 3, 1, "w2a2", 2),
+    ((3, 4, 128), 8, 3, 1, "w2a2", 2),
+    ((3, 3, 256), 8, 1, 1, "w2a2", 2),
     ((3, 3, 128), 8, 3, 1, "w4a4", 1),
     ((5, 6, 32), 8, 1, 1, "w2a2", 1),
     ((5, 5, 8), 12, 3, 2, "w2a8", 7),

@@ -58,7 +58,7 @@ MAX_SCRATCH = 64 * 1024  # row buffers; larger layers are left to smlad2
 # 28x28x1->16: 716k cycles at w2a2, general form, vs 470k at w4a2, fast form).
 GENERAL_RQ_CYCLES = 20.0
 # Longest segment the NOX core unrolls whole (MQ_SLBC_ASM_SEG): ~52 bytes of code per step.
-FLAT_MAX_STEPS = 48
+FLAT_MAX_STEPS = 96
 # Longest window the core runs as straight-line code (MQ_SLBC_ASM_FULL, ~3.7 KB at 72).
 FULL_MAX_STEPS = 72
 # Longest segment the row-unrolled core (MQ_SLBC_ASM_ROWS) unrolls, and its measured-model
