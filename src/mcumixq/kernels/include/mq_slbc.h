@@ -265,16 +265,19 @@ typedef struct {
 #define MQ_SLBC_XTR_SBFX "ldr r12, [sp]\n\t" MQ_SLBC_EXTRACT_ALL("sbfx")
 #define MQ_SLBC_XTR_UBFX "ldr r12, [sp]\n\t" MQ_SLBC_EXTRACT_ALL("ubfx")
 
+/* ZERO_LOW of MQ_SLBC_ASM_FULL: clear low[] (a window with extractions; NOX passes ""). */
+#define MQ_SLBC_ZERO_LOW                                                                         \
+    "add r12, r0, #44\n\t"                                                                       \
+    "stm r12, {r2-r9}\n\t"
+
 /* The whole window as straight-line code BODY (steps, row jumps and extractions scheduled
  * offline, kernels/slbc.full_body): no loop tests or block bookkeeping at all, for windows of
  * up to slbc.FULL_MAX_STEPS steps. Same result as mq_slbc_core_c. */
-#define MQ_SLBC_ASM_FULL(args, BODY, S, OFF, JUMP_BYTES)                                         \
+#define MQ_SLBC_ASM_FULL(args, ZERO_LOW, BODY, S, OFF, JUMP_BYTES)                               \
     do {                                                                                         \
         register mq_slbc_args *r0_args __asm__("r0") = (args);                                   \
         __asm__ volatile("sub sp, sp, #8\n\t"                                                    \
-                         "str r0, [sp]\n\t" MQ_SLBC_ZERO_ACC                                     \
-                         "add r12, r0, #44\n\t"                                                  \
-                         "stm r12, {r2-r9}\n\t"                                                  \
+                         "str r0, [sp]\n\t" MQ_SLBC_ZERO_ACC ZERO_LOW                            \
                          "ldm r0, {r0, r1}\n\t" BODY "ldr r0, [sp]\n\t"                          \
                          "add sp, sp, #8\n\t"                                                    \
                          "adds r0, #8\n\t"                                                       \
