@@ -123,6 +123,18 @@ def test_first_layer_charges_smlad_general_requant(w_bits, a_bits, chpar) -> Non
     assert (slbc.supports(g, op, "m4") == slbc.PRIORITY) == chpar
 
 
+@pytest.mark.parametrize("h", [4, 5])
+def test_odd_width_pairs_row_tails(h) -> None:
+    """Odd width: the last pixels of two rows share one core call through the tail buffer
+    (an odd last row computes a dummy), bit-exact on the host; the scratch holds 2 windows."""
+    g = conv_graph(3, (h, 7, 16), 12, w_bits=4, a_bits=4, out_bits=4)
+    code = slbc.render(g, g.ops[-1], "mq_l", "m4")
+    assert "mq_l_dot_tail(tail" in code.source
+    # ring of 5 slots of max(1 + 7, 7 + 3) = 10 columns x 8 words, plus 2 windows of 3 x 24
+    assert code.scratch_bytes == 4 * (5 * 10 * 8 + 2 * 3 * 24)
+    run_slbc(g, seed=h)
+
+
 def test_weight_flash_is_one_byte_per_weight() -> None:
     g = conv_graph(5, (4, 4, 16), 8, w_bits=4, a_bits=4, out_bits=4)
     code = slbc.render(g, g.ops[-1], "mq_l", "m4")
@@ -137,11 +149,13 @@ EMU_CASES = [
     # the SBFX and UBFX extraction, many blocks (w4a5: n = 9) and a channel tail; straight-line
     # windows (<= 72 steps: w4a4 with extractions, w2a2 1x1), whole-segment NOX (w2a2 cin 32)
     # and the looped NOX core (w2a2 1x1 cin 256: a 128-step segment); row-unrolled blocks
-    # (w4a5, w4a6) and the looped core with extractions (cin 128: 192-step segments).
+    # (w4a5, w4a6) and the looped core with extractions (cin 128: 192-step segments); odd
+    # widths pair row tails (5x7: an odd last row computes a dummy).
     ((6, 5, 16), 16, 3, 1, "w4a4", 0),
     ((4, 4, 32), 8, 3, 1, "w2a2", 0),
     ((3, 4, 128), 8, 3, 1, "w2a2", 2),
     ((3, 3, 256), 8, 1, 1, "w2a2", 2),
+    ((5, 7, 16), 8, 3, 1, "w4a4", 1),
     ((3, 3, 128), 8, 3, 1, "w4a4", 1),
     ((5, 6, 32), 8, 1, 1, "w2a2", 1),
     ((5, 5, 8), 12, 3, 2, "w2a8", 7),
@@ -169,7 +183,7 @@ def test_full_body_schedules_steps_jumps_and_extractions() -> None:
     """18 steps in 3 segments of 6, bound 4: row jumps after steps 6 and 12, extractions after
     4, 8, 12, 16 and none at the end (the caller's); a NOX window has no extraction."""
     p = slbc.Plan(wpt=2, seg=6, off_words=2, rb_pixels=9, unroll=6, blk_words=4, nox=False,
-                  kh=3, ring=True, flat=False, full=True, rows=False)  # fmt: skip
+                  kh=3, ring=True, flat=False, full=True, rows=False, tail_pair=False)  # fmt: skip
     body = slbc.full_body(p, low_signed=True).split()
     assert body.count("MQ_SLBC_STEP") == 18 and body.count("MQ_SLBC_JUMP") == 2
     marks = [(body[:i].count("MQ_SLBC_STEP"), x) for i, x in enumerate(body) if x != "MQ_SLBC_STEP"]
@@ -187,7 +201,7 @@ def test_rows_core_tiles_segments_with_blocks_within_the_bound() -> None:
     extracts after steps 16 and 32 (the row end's extraction is the macro's)."""
     assert slbc.rows_block(18, 48) == 16 and slbc.rows_block(18, 200) == 0
     p = slbc.Plan(wpt=16, seg=48, off_words=16, rb_pixels=9, unroll=6, blk_words=16, nox=False,
-                  kh=3, ring=True, flat=False, full=False, rows=True)  # fmt: skip
+                  kh=3, ring=True, flat=False, full=False, rows=True, tail_pair=False)  # fmt: skip
     body = slbc.seg_body(p, low_signed=False).split()
     assert body.count("MQ_SLBC_STEP") == 48
     assert [i for i, x in enumerate(body) if x == "MQ_SLBC_XTR_UBFX"] == [16, 33]

@@ -204,6 +204,7 @@ class Plan:
     flat: bool  # no extraction and a short segment: the asm unrolls whole segments
     full: bool  # a short window: the asm is straight-line code (full_body)
     rows: bool  # blocks tile each segment: the asm unrolls one window row (seg_body)
+    tail_pair: bool  # odd width: the last pixels of two rows are paired via a tail buffer
 
     @property
     def slots(self) -> int:
@@ -214,6 +215,11 @@ class Plan:
     def rb(self) -> int:
         """Words of one unpacked row."""
         return self.rb_pixels * self.wpt
+
+    @property
+    def scratch_words(self) -> int:
+        """Row slots plus, with tail pairing, two copied windows."""
+        return self.slots * self.rb + (2 * self.kh * self.seg if self.tail_pair else 0)
 
 
 def plan(g: ConvGeometry, scheme: Scheme) -> Plan:
@@ -243,6 +249,7 @@ def plan(g: ConvGeometry, scheme: Scheme) -> Plan:
         flat=scheme.steps >= g.kh * seg and seg <= FLAT_MAX_STEPS,
         full=full,
         rows=rows_blk > 0,
+        tail_pair=g.ow % 2 == 1 and g.oh >= 2 and 4 * g.kh * seg <= MAX_IMM12,
     )
 
 
@@ -271,6 +278,24 @@ def seg_body(p: Plan, low_signed: bool) -> str:
     return " ".join(parts)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Dot:
+    """One rendered core wrapper: pixel 1's offset and the jump between window rows (words)."""
+
+    name: str
+    off: int
+    jump: int
+
+
+def _dots(g: ConvGeometry, p: Plan) -> list[Dot]:
+    """The row-buffer core, and with tail pairing the one over the tail buffer (two copied
+    windows of kh contiguous segments, pixel 1's right after pixel 0's)."""
+    dots = [Dot(name="dot", off=p.off_words, jump=p.rb - p.seg)]
+    if p.tail_pair:
+        dots.append(Dot(name="dot_tail", off=g.kh * p.seg, jump=0))
+    return dots
+
+
 def full_body(p: Plan, low_signed: bool) -> str:
     """The straight-line window of MQ_SLBC_ASM_FULL: kh segments of seg steps with a row jump
     between segments and a low-field extraction after every blk_words steps except the last
@@ -290,7 +315,7 @@ def full_body(p: Plan, low_signed: bool) -> str:
 def _fits(g: ConvGeometry, p: Plan) -> bool:
     """The asm addresses pixel 1 with a 12-bit immediate; row buffers stay modest."""
     imms = (p.off_words, p.seg, p.rb - p.seg, p.blk_words)
-    return max(imms) * 4 <= MAX_IMM12 and 4 * p.slots * p.rb <= MAX_SCRATCH
+    return max(imms) * 4 <= MAX_IMM12 and 4 * p.scratch_words <= MAX_SCRATCH
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -379,7 +404,8 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "unroll": pl.unroll, "blk_words": pl.blk_words, "nox": pl.nox,
         "wpt": pl.wpt, "seg": pl.seg, "off_words": pl.off_words, "rb": pl.rb,
         "rb_pixels": pl.rb_pixels, "fast_rq": rq.fast, "pre_shift": rq.pre_shift,
-        "ring": pl.ring, "flat": pl.flat, "full": pl.full,
+        "ring": pl.ring, "flat": pl.flat, "full": pl.full, "tail_pair": pl.tail_pair,
+        "slots": pl.slots, "dots": _dots(g, pl),
         "full_body": full_body(pl, scheme.low_signed) if pl.full else "",
         "rows": pl.rows, "seg_body": seg_body(pl, scheme.low_signed) if pl.rows else "",
         "xtr": "MQ_SLBC_XTR_SBFX" if scheme.low_signed else "MQ_SLBC_XTR_UBFX",
@@ -396,7 +422,7 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         kernel=kernel,
         source=source,
         support_files=SUPPORT,
-        scratch_bytes=4 * pl.slots * pl.rb,
+        scratch_bytes=4 * pl.scratch_words,
         const_bytes=pw.weight_bytes + 16 * g.cout,
         weight_bytes=pw.weight_bytes,
         inplace=False,
