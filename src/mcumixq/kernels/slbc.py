@@ -74,6 +74,7 @@ class TailWord:
     word: int
     byte: int
     pair: bool  # 8-bit containers: the word takes two bytes
+    shift: int = 0  # 2-bit containers: the word's 2 channels start at this bit of the byte
 
 
 def layer_scheme(g: ConvGeometry, *, family: str = "chpar", force: bool = False) -> Scheme | None:
@@ -146,8 +147,10 @@ def tail_words(cin: int, in_sb: int) -> tuple[int, list[TailWord]]:
             TailWord(word=base_w + i, byte=base_b + i, pair=True) for i in range((rem + 1) // 2)
         ]
     else:
-        n = (rem + 3) // 4
-        tail = [TailWord(word=base_w + 2 * i, byte=base_b + i, pair=True) for i in range(n)]
+        tail = [
+            TailWord(word=base_w + i, byte=base_b + i // 2, pair=True, shift=4 * (i % 2))
+            for i in range((rem + 1) // 2)
+        ]
     return nfull, tail
 
 

@@ -59,8 +59,9 @@ def tap_lane_order(cin: int, a_bits: int) -> np.ndarray:
     """Channel index of each int16 lane the im2col emits for one tap (PAD for padding).
 
     Length is even (2 lanes per word). Full 32-bit words of the packed pixel are unpacked in the
-    permuted order of the DSP unpack; the tail (fewer than a word's channels) in natural order:
-    8-bit containers 2 bytes per act word, 4-bit 1 byte per word, 2-bit 1 byte per 2 words.
+    permuted order of the DSP unpack; the tail (fewer than a word's channels) in natural order,
+    2 channels per act word (8-bit containers 2 bytes, 4-bit 1 byte, 2-bit half a byte), so a
+    1-channel 2-bit input costs 1 word per tap, not 2.
     """
     sb = storage_bits(a_bits)
     per_word = 32 // sb
@@ -70,15 +71,8 @@ def tap_lane_order(cin: int, a_bits: int) -> np.ndarray:
     for w in range(full):
         for i in range(half):
             order += [w * per_word + i, w * per_word + i + half]
-    c = full * per_word
-    if sb == 8:
-        tail = list(range(c, cin))
-        tail += [PAD] * (len(tail) % 2)
-    else:
-        per_byte = 8 // sb
-        tail = [
-            ch if ch < cin else PAD for ch in range(c, c + -(-(cin - c) // per_byte) * per_byte)
-        ]
+    tail = list(range(full * per_word, cin))
+    tail += [PAD] * (len(tail) % 2)
     return np.asarray(order + tail, dtype=np.int64)
 
 
