@@ -41,7 +41,7 @@ def test_demo_digits(tmp_path: Path) -> None:
     assert report["cycles"] < report["baseline_int8"]["cycles"]
     for name in ("report.md", "model.mqz", "layer_cycles.png", "bit_map.png", "bits.json"):
         assert (out / name).is_file(), name
-    assert Path(report["elf"]).is_file()
+    assert (out / report["elf"]).is_file()  # relative to the run dir
     if CHECK.is_file():
         res = subprocess.run([sys.executable, str(CHECK), "report", str(out)],
                              capture_output=True, text=True, check=False)  # fmt: skip

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -219,8 +220,8 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         report = build_report(
             dataset=data.name,
             accuracy={"float": acc_float, "int8": acc_int8, "mixed": acc_mixed},
-            mixed=_relocated(mixed.to_json(), tmp, out),
-            baseline=_relocated(base.to_json(), tmp, out),
+            mixed=_relocated(mixed.to_json(), tmp),
+            baseline=_relocated(base.to_json(), tmp),
             predicted_cycles=pred.cycles, predicted_layers=pred.layers,
             bits=search.bit_map_json(),
             extra={"model": f"{args.model} w{args.width:g}", "latency_budget_ms": latency,
@@ -231,9 +232,14 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
-def _relocated(d: dict[str, Any], tmp: Path, out: Path) -> dict[str, Any]:
-    """Paths inside the temp dir rewritten to where they will live after the rename."""
-    return {k: v.replace(str(tmp), str(out)) if isinstance(v, str) else v for k, v in d.items()}
+def _relocated(d: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    """Paths inside the temp dir made relative to it, i.e. to the final run directory.
+
+    DESIGN §7's checker resolves a relative `elf` against the report's directory, and relative
+    paths keep the run directory relocatable.
+    """
+    prefix = f"{tmp}{os.sep}"
+    return {k: v.removeprefix(prefix) if isinstance(v, str) else v for k, v in d.items()}
 
 
 def _float_model(args: argparse.Namespace, data: Data) -> Any:
