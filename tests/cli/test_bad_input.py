@@ -399,12 +399,28 @@ def test_ctrl_c_during_training_exits_130(files: tuple[Path, bool], report: list
     """SIGINT mid-training: exit 130, one line; what is on disk is a whole epoch or nothing."""
     d, _ = files
     out = d / "ck_int"
-    argv = ["train", "--dataset", "digits", "--model", "mlp", "--limit", "300", "--epochs", "500"]
+    argv = [
+        "train",
+        "--dataset",
+        "digits",
+        "--model",
+        "mlp",
+        "--limit",
+        "300",
+        "--epochs",
+        "100000",
+    ]
     proc = subprocess.Popen(
         [sys.executable, "-m", "mcumixq", *argv, "--out", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=d,
     )  # fmt: skip
-    time.sleep(10)  # past the imports and data loading, inside the epoch loop
+    # Wait until the first epoch's checkpoint is on disk: then we are inside the epoch loop,
+    # however fast or loaded the machine is (a fixed sleep raced on an idle machine).
+    deadline = time.monotonic() + TIMEOUT_S
+    while not (out / "metrics.json").exists() and proc.poll() is None:
+        assert time.monotonic() < deadline, "training never completed a first epoch"
+        time.sleep(0.2)
+    assert proc.poll() is None, "training ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=TIMEOUT_S)
     done = subprocess.CompletedProcess(proc.args, proc.returncode, "", err)
