@@ -135,12 +135,7 @@ def requantize(
     acc must fit int32 and M in [0, 2^31), so |acc*M| < 2^62 and the rounding term keeps the
     sum inside int64; numpy's `>>` on signed ints is arithmetic, as the C twin's `mq_asr64`.
     """
-    a = np.asarray(acc, dtype=np.int64)
-    m = np.asarray(multiplier, dtype=np.int64)
-    s = np.asarray(shift, dtype=np.int64)
-    rounding = np.where(s > 0, np.left_shift(np.int64(1), np.maximum(s - 1, 0)), 0)
-    y = ((a * m + rounding) >> s) + int(zero_point)
-    return np.clip(y, lo, hi)
+    return np.clip(rescale(acc, multiplier, shift) + int(zero_point), lo, hi)
 
 
 def rescale(
