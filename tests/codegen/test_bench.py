@@ -17,6 +17,7 @@ from mcumixq.codegen.bench import (
     kernels_markdown,
     mac_grid,
     peer_graph,
+    weight_grid,
 )
 from mcumixq.errors import ConfigError
 from mcumixq.ir.graph import op_macs
@@ -60,6 +61,8 @@ def test_bench_case_names_the_function_after_the_kernel(pair: str, tmp_path: Pat
     assert r.kernel.startswith(f"mq_conv2d_{p}_")
     assert r.macs == 6 * 6 * 8 * 9 * 8 and r.cycles > 0
     assert r.mac_per_cycle == pytest.approx(r.macs / r.cycles, abs=1e-4)
+    weights = 9 * 8 * 8  # 3x3x8 -> 8: packed at w_bits at best, int16 lanes plus padding at worst
+    assert weights * r.w_bits // 8 <= r.weight_bytes <= 4 * weights
     image = load_elf(r.elf)
     assert image.symbols[r.kernel].kind == "func"
     assert image.symbols["mq_status"].size == 4
@@ -82,6 +85,7 @@ def test_mac_grid_and_markdown_mark_wrong_outputs() -> None:
             case=f"L3-w{w}a{a}", op="conv2d", shape="8x8x64->64 3x3", w_bits=w, a_bits=a,
             kernel="mq_k", scheme="s", macs=100, cycles=50, mac_per_cycle=2.0, bit_exact=ok,
             first_mismatch="" if ok else "sample 0 index 1: got 1, expected 2", elf="x.elf",
+            weight_bytes=36864 * w // 8,
         )  # fmt: skip
 
     results = [case(8, 8, True), case(4, 4, False)]
@@ -89,6 +93,8 @@ def test_mac_grid_and_markdown_mark_wrong_outputs() -> None:
     assert grid[0].split() == ["L3", "a2", "a3", "a4", "a5", "a6", "a7", "a8"]
     assert grid[7].split() == ["w8", ".", ".", ".", ".", ".", ".", "2.00"]
     assert grid[3].split()[3] == "2.00x"
+    assert weight_grid(results, "L3").splitlines()[7].split()[-1] == "36864"
+    assert weight_grid(results, "L3").splitlines()[3].split()[3] == "18432"
     md = kernels_markdown(results)
     assert "## L3: 8x8x64->64 3x3" in md and "NO (sample 0 index 1" in md
 

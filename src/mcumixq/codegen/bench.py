@@ -78,6 +78,7 @@ class CaseResult:
     first_mismatch: str
     elf: str
     error: str = ""  # why the case could not be built or run ('' when it ran)
+    weight_bytes: int = 0  # flash of the layer's packed weight stream (issue 6: vs w_bits)
 
     def to_json(self) -> dict[str, Any]:
         """Plain dict for kernels.json."""
@@ -171,6 +172,7 @@ def bench_case(
         bit_exact=run.mismatches == 0,
         first_mismatch=run.first_mismatch,
         elf=str(out / fw.selftest_elf),
+        weight_bytes=layer.weight_bytes,
     )
 
 
@@ -257,17 +259,24 @@ def mac_grid(results: list[CaseResult], shape: str) -> str:
 
     'x' marks a wrong output, 'err' a case that failed to build or run, '.' one not measured.
     """
+    return _grid(results, shape, lambda r: f"{r.mac_per_cycle:.2f}" + ("" if r.bit_exact else "x"))
+
+
+def weight_grid(results: list[CaseResult], shape: str) -> str:
+    """A w_bits x a_bits grid of the layer's packed weight flash in bytes (issue 6 reports it
+    per layer: how far storage shrinks with w_bits under each pair's chosen kernel)."""
+    return _grid(results, shape, lambda r: str(r.weight_bytes))
+
+
+def _grid(results: list[CaseResult], shape: str, cell_of: Callable[[CaseResult], str]) -> str:
     by_pair = {(r.w_bits, r.a_bits): r for r in results if r.case.startswith(f"{shape}-")}
-    width = 7
+    width = 8
     lines = [f"{shape:<4}" + "".join(f"a{a}".rjust(width) for a in LEGAL_BITS)]
     for w in LEGAL_BITS:
         cells = []
         for a in LEGAL_BITS:
             r = by_pair.get((w, a))
-            if r is None or r.error:
-                cell = "." if r is None else "err"
-            else:
-                cell = f"{r.mac_per_cycle:.2f}" + ("" if r.bit_exact else "x")
+            cell = "." if r is None else "err" if r.error else cell_of(r)
             cells.append(cell.rjust(width))
         lines.append(f"w{w:<3}" + "".join(cells))
     return "\n".join(lines)
@@ -279,12 +288,16 @@ def kernels_markdown(results: list[CaseResult]) -> str:
     parts = ["# Kernel benchmark (emulated Cortex-M4, TRM cycle model)", ""]
     for shape in shapes:
         desc = next(r.shape for r in results if r.case.startswith(f"{shape}-"))
-        parts += [f"## {shape}: {desc}", "", "```", mac_grid(results, shape), "```", ""]
-    parts += ["## Cases", "", "| case | kernel | MACs | cycles | MAC/cycle | bit-exact |"]
-    parts += ["|---|---|---:|---:|---:|---|"]
+        parts += [f"## {shape}: {desc}", "", "MAC/cycle:", "", "```", mac_grid(results, shape)]
+        parts += ["```", "", "Packed weight flash (bytes):", "", "```", weight_grid(results, shape)]
+        parts += ["```", ""]
+    parts += ["## Cases", ""]
+    parts += ["| case | kernel | MACs | cycles | MAC/cycle | weight bytes | bit-exact |"]
+    parts += ["|---|---|---:|---:|---:|---:|---|"]
     for r in results:
         ok = "yes" if r.bit_exact else f"NO ({r.first_mismatch or r.error})"
         parts.append(
-            f"| {r.case} | `{r.kernel}` | {r.macs} | {r.cycles} | {r.mac_per_cycle:.3f} | {ok} |"
+            f"| {r.case} | `{r.kernel}` | {r.macs} | {r.cycles} | {r.mac_per_cycle:.3f} "
+            f"| {r.weight_bytes} | {ok} |"
         )
     return "\n".join(parts) + "\n"
