@@ -290,3 +290,66 @@ def test_general_requant_path(family, shift) -> None:
     got = run_layer_on_host(code, pack_tensor(values[op2.inputs[0]], pair[1]), None,
                             tensor_bytes(dst.shape, dst.bits))  # fmt: skip
     assert got == pack_tensor(values[op2.output], dst.bits)
+
+
+def _with_requant(g: Graph, *, shift: np.ndarray | None, act_min: int, act_max: int) -> Graph:
+    """The graph with its last op's shifts (None: keep) and clamp replaced."""
+    op = g.ops[-1]
+    rq = dataclasses.replace(
+        op.requant, shift=op.requant.shift if shift is None else shift.astype(np.int32),
+        act_min=act_min, act_max=act_max,
+    )  # fmt: skip
+    op2 = dataclasses.replace(op, requant=rq)
+    return dataclasses.replace(g, ops=(*g.ops[:-1], op2))
+
+
+# (pair, output bits, shifts, clamp, cout): the asm epilogue with the shift fused into USAT
+# (uniform shifts) or a per-channel ASR, 2-, 4- and 8-bit containers, low totals from the core
+# (w4a4 cin 32) or none (NOX), a channel tail (cout 13: the C finish for the last 5); act_min
+# > 0 or a narrower act_max (ReLU6-like) keep the general C clamp.
+FINISH_CASES = [
+    ("w4a4", 4, "uniform", "full", 16),
+    ("w4a4", 4, "mixed", "full", 13),
+    ("w2a2", 2, "uniform", "full", 8),
+    ("w2a2", 8, "mixed", "full", 16),
+    ("w3a3", 8, "uniform", "full", 8),
+    ("w2a4", 3, "mixed", "full", 8),
+    ("w4a4", 4, "mixed", "min2", 8),
+    ("w2a2", 4, "uniform", "max6", 8),
+]
+
+
+def _finish_graph(pair: str, out_bits: int, shifts: str, clamp: str, cout: int) -> Graph:
+    p = BitPair.parse(pair)
+    g = conv_graph(cout, (4, 5, 32), cout, w_bits=p.w, a_bits=p.a, out_bits=out_bits,
+                   zero_point=1)  # fmt: skip
+    s = g.ops[-1].requant.shift
+    shift = np.full_like(s, int(s.max())) if shifts == "uniform" else (s - np.arange(cout) % 2)
+    act_min = 2 if clamp == "min2" else 0
+    act_max = 6 if clamp == "max6" else (1 << out_bits) - 1
+    return _with_requant(g, shift=shift, act_min=act_min, act_max=act_max)
+
+
+@pytest.mark.parametrize(("pair", "out_bits", "shifts", "clamp", "cout"), FINISH_CASES)
+def test_finish_plan_picks_the_asm_epilogue(pair, out_bits, shifts, clamp, cout) -> None:
+    """USAT's range is the clamp: asm epilogue (fused ASR when every shift is equal); else C."""
+    g = _finish_graph(pair, out_bits, shifts, clamp, cout)
+    code = slbc.render(g, g.ops[-1], "mq_layer_test", "m4")
+    assert ("smmla r6, r6, r9, r10" in code.source) == (clamp == "full")
+    if clamp == "full":
+        assert (f"usat r6, #{out_bits}, r6, asr #" in code.source) == (shifts == "uniform")
+        assert ("asr r6, r6, r11" in code.source) == (shifts != "uniform")
+
+
+@pytest.mark.emulator
+@pytest.mark.parametrize(("pair", "out_bits", "shifts", "clamp", "cout"), FINISH_CASES)
+def test_finish_bit_exact_in_the_emulator(pair, out_bits, shifts, clamp, cout, tmp_path):
+    """The asm epilogue (DSP path) and the C finish it falls back to, against ir.reference;
+    the host run (no DSP: the C finish) must agree too."""
+    from mcumixq.codegen.bench import bench_case
+
+    g = _finish_graph(pair, out_bits, shifts, clamp, cout)
+    r = bench_case(g, "op", out_dir=tmp_path / "case", prefer="slbc")
+    assert r.bit_exact, f"{r.kernel}: {r.first_mismatch}"
+    assert r.scheme == "chpar4"
+    run_slbc(g, seed=cout)

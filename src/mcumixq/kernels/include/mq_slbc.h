@@ -62,6 +62,15 @@ static inline uint32_t mq_slbc_ld32(const uint8_t *p)
            ((uint32_t)p[3] << 24);
 }
 
+/* Unaligned little-endian stores of a packed output word (one STR / STRH on the M4). */
+static inline void mq_slbc_st32(uint8_t *p, uint32_t v) { __builtin_memcpy(p, &v, 4); }
+
+static inline void mq_slbc_st16(uint8_t *p, uint32_t v)
+{
+    uint16_t h = (uint16_t)v;
+    __builtin_memcpy(p, &h, 2);
+}
+
 /* Signed low field [0, s) of a packed accumulator: SBFX acc, #0, #s. */
 static inline int32_t mq_slbc_sbfx_lo(int32_t acc, int s)
 {
