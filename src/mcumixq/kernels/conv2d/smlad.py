@@ -7,8 +7,9 @@ output channels (one lane word per channel per step, 2 flash bytes per weight); 
 are unpacked once per output pixel into an interleaved 2-pixel stream (im2col, amortized over
 C_out); the core (include/mq_smlad2.h) is hand-scheduled asm with 2 px x 4 ch register blocking.
 The input zero point is folded into the bias (padded taps hold it), so im2col is a pure unpack:
-per 32-bit input word 2 (8-bit), 4 (4-bit) or 8 (2-bit) UXTB16 lane words. This is the baseline
-every packed SLBC family must beat (priority 10).
+per 32-bit input word 2 (8-bit, UXTB16), 4 (4-bit) or 8 (2-bit) lane words (one AND with a
+shifted operand each for sub-byte words, grouped asm so its stores pipeline). This is the
+baseline every packed SLBC family must beat (priority 10).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ PRIORITY = 10
 FAMILY_DIR = Path(__file__).resolve().parent
 TEMPLATE = "conv2d__m4_smlad2.c.in"
 TEMPLATE_SMALL = "conv2d__m4_smlad2_small.c.in"
+MAX_IMM12 = 4095  # largest STR immediate offset (bytes)
 SMALL_K = 32  # largest K of the small (first-layer) kernel: its window lives in registers
 SUPPORT = (
     "include/mq_types.h",
@@ -45,8 +47,8 @@ SUPPORT = (
 # to, in stream order, per container width (see the im2col in the template).
 LANE_ORDER: dict[int, tuple[tuple[int, int], ...]] = {
     8: ((0, 2), (1, 3)),
-    4: ((0, 4), (2, 6), (1, 5), (3, 7)),
-    2: tuple(p for i in range(4) for p in ((i, 8 + i), (4 + i, 12 + i))),
+    4: ((0, 4), (1, 5), (2, 6), (3, 7)),
+    2: tuple((j, 8 + j) for j in range(8)),
 }
 
 
@@ -277,6 +279,8 @@ def _block_params(
         "last_valid": g.cout - 4 * (nb - 1),
         "zpair": g.zi | (g.zi << 16),
         "words_per_tap": words_per_tap,
+        # the sub-byte tap unpack addresses every lane word by a 12-bit immediate
+        "tap_asm": 4 * (2 if not onepx else 1) * words_per_tap * 16 // g.in_sb <= MAX_IMM12,
         "lanes_per_tap": words_per_tap * 16 // g.in_sb,
         "tail_words": steps - real_steps,
         "scratch": (4 if onepx else 8) * steps,
