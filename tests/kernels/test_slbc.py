@@ -180,14 +180,17 @@ def test_bit_exact_in_the_emulator(shape, cout, kernel, stride, pair, z, tmp_pat
 
 def test_full_body_schedules_steps_jumps_and_extractions() -> None:
     """18 steps in 3 segments of 6, bound 4: row jumps after steps 6 and 12, extractions after
-    4, 8, 12, 16 and none at the end (the caller's); a NOX window has no extraction."""
+    4 (the first: it starts low[]), 8, 12, 16 and none at the end (the caller's); a NOX window
+    has no extraction."""
     p = slbc.Plan(wpt=2, seg=6, off_words=2, rb_pixels=9, unroll=6, blk_words=4, nox=False,
                   kh=3, ring=True, flat=False, full=True, rows=False, tail_pair=False)  # fmt: skip
     body = slbc.full_body(p, low_signed=True).split()
+    assert body[0] == "MQ_SLBC_STEP0"  # SMUAD starts the accumulators
+    body[0] = "MQ_SLBC_STEP"
     assert body.count("MQ_SLBC_STEP") == 18 and body.count("MQ_SLBC_JUMP") == 2
     marks = [(body[:i].count("MQ_SLBC_STEP"), x) for i, x in enumerate(body) if x != "MQ_SLBC_STEP"]
     assert marks == [
-        (4, "MQ_SLBC_XTR_SBFX"), (6, "MQ_SLBC_JUMP"), (8, "MQ_SLBC_XTR_SBFX"),
+        (4, "MQ_SLBC_XTR0_SBFX"), (6, "MQ_SLBC_JUMP"), (8, "MQ_SLBC_XTR_SBFX"),
         (12, "MQ_SLBC_JUMP"), (12, "MQ_SLBC_XTR_SBFX"), (16, "MQ_SLBC_XTR_SBFX"),
     ]  # fmt: skip
     nox = dataclasses.replace(p, nox=True)

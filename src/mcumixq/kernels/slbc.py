@@ -302,16 +302,19 @@ def _dots(g: ConvGeometry, p: Plan) -> list[Dot]:
 def full_body(p: Plan, low_signed: bool) -> str:
     """The straight-line window of MQ_SLBC_ASM_FULL: kh segments of seg steps with a row jump
     between segments and a low-field extraction after every blk_words steps except the last
-    (counted across segments, as mq_slbc_core_c does; the caller extracts at the end)."""
+    (counted across segments, as mq_slbc_core_c does; the caller extracts at the end). The
+    first step starts the accumulators (SMUAD) and the first extraction starts low[], so
+    neither needs zeroing."""
     total = p.kh * p.seg
     xtr = "MQ_SLBC_XTR_SBFX" if low_signed else "MQ_SLBC_XTR_UBFX"
+    xtr0 = xtr.replace("XTR", "XTR0")
     parts: list[str] = []
     for i in range(1, total + 1):
-        parts.append("MQ_SLBC_STEP")
+        parts.append("MQ_SLBC_STEP0" if i == 1 else "MQ_SLBC_STEP")
         if i < total and i % p.seg == 0:
             parts.append("MQ_SLBC_JUMP")
         if i < total and not p.nox and i % p.blk_words == 0:
-            parts.append(xtr)
+            parts.append(xtr0 if i == p.blk_words else xtr)
     return " ".join(parts)
 
 

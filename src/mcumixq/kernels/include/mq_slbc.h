@@ -118,6 +118,23 @@ typedef struct {
     "smlad r8, r10, lr, r8\n\t"                                                                  \
     "smlad r9, r11, lr, r9\n\t"
 
+/* The first step of a straight-line window: SMUAD starts the accumulators (no zeroing). */
+#define MQ_SLBC_STEP0                                                                            \
+    "ldr r11, [r0, #%c[off]]\n\t"                                                                \
+    "ldr r10, [r0], #4\n\t"                                                                      \
+    "ldr r12, [r1], #4\n\t"                                                                      \
+    "ldr lr, [r1], #4\n\t"                                                                       \
+    "smuad r2, r10, r12\n\t"                                                                     \
+    "smuad r3, r11, r12\n\t"                                                                     \
+    "smuad r4, r10, lr\n\t"                                                                      \
+    "smuad r5, r11, lr\n\t"                                                                      \
+    "ldr r12, [r1], #4\n\t"                                                                      \
+    "ldr lr, [r1], #4\n\t"                                                                       \
+    "smuad r6, r10, r12\n\t"                                                                     \
+    "smuad r7, r11, r12\n\t"                                                                     \
+    "smuad r8, r10, lr\n\t"                                                                      \
+    "smuad r9, r11, lr\n\t"
+
 /* Core entry: zero the accumulators (and low[] when fields are extracted in the core), then
  * load pa and pw. r0 = args on entry, pa afterwards. */
 #define MQ_SLBC_ZERO_ACC                                                                         \
@@ -139,6 +156,18 @@ typedef struct {
     "sub " RB ", " RB ", lr\n\t"                                                                 \
     "add r11, r11, lr\n\t"                                                                       \
     "strd r10, r11, [r12, #" K "]\n\t"
+
+/* The first extraction of a straight-line window: the fields start low[K], low[K+1] (no
+ * load, add or zeroed low[] needed). */
+#define MQ_SLBC_EXTRACT2_FIRST(BFX, RA, RB, K)                                                   \
+    BFX " r10, " RA ", #0, #%c[s]\n\t"                                                           \
+    "sub " RA ", " RA ", r10\n\t" BFX " r11, " RB ", #0, #%c[s]\n\t"                             \
+    "sub " RB ", " RB ", r11\n\t"                                                                \
+    "strd r10, r11, [r12, #" K "]\n\t"
+
+#define MQ_SLBC_EXTRACT_FIRST(BFX)                                                               \
+    MQ_SLBC_EXTRACT2_FIRST(BFX, "r2", "r3", "44") MQ_SLBC_EXTRACT2_FIRST(BFX, "r4", "r5", "52")  \
+    MQ_SLBC_EXTRACT2_FIRST(BFX, "r6", "r7", "60") MQ_SLBC_EXTRACT2_FIRST(BFX, "r8", "r9", "68")
 
 #define MQ_SLBC_EXTRACT_ALL(BFX)                                                                 \
     MQ_SLBC_EXTRACT2(BFX, "r2", "r3", "44") MQ_SLBC_EXTRACT2(BFX, "r4", "r5", "52")              \
@@ -273,20 +302,19 @@ typedef struct {
 #define MQ_SLBC_JUMP "addw r0, r0, #%c[jump]\n\t"
 #define MQ_SLBC_XTR_SBFX "ldr r12, [sp]\n\t" MQ_SLBC_EXTRACT_ALL("sbfx")
 #define MQ_SLBC_XTR_UBFX "ldr r12, [sp]\n\t" MQ_SLBC_EXTRACT_ALL("ubfx")
-
-/* ZERO_LOW of MQ_SLBC_ASM_FULL: clear low[] (a window with extractions; NOX passes ""). */
-#define MQ_SLBC_ZERO_LOW                                                                         \
-    "add r12, r0, #44\n\t"                                                                       \
-    "stm r12, {r2-r9}\n\t"
+#define MQ_SLBC_XTR0_SBFX "ldr r12, [sp]\n\t" MQ_SLBC_EXTRACT_FIRST("sbfx")
+#define MQ_SLBC_XTR0_UBFX "ldr r12, [sp]\n\t" MQ_SLBC_EXTRACT_FIRST("ubfx")
 
 /* The whole window as straight-line code BODY (steps, row jumps and extractions scheduled
  * offline, kernels/slbc.full_body): no loop tests or block bookkeeping at all, for windows of
- * up to slbc.FULL_MAX_STEPS steps. Same result as mq_slbc_core_c. */
-#define MQ_SLBC_ASM_FULL(args, ZERO_LOW, BODY, S, OFF, JUMP_BYTES)                               \
+ * up to slbc.FULL_MAX_STEPS steps. BODY starts with MQ_SLBC_STEP0 (no zeroing) and its first
+ * extraction is MQ_SLBC_XTR0_* (stores low[], so low[] is never cleared). Same result as
+ * mq_slbc_core_c. */
+#define MQ_SLBC_ASM_FULL(args, BODY, S, OFF, JUMP_BYTES)                               \
     do {                                                                                         \
         register mq_slbc_args *r0_args __asm__("r0") = (args);                                   \
         __asm__ volatile("sub sp, sp, #8\n\t"                                                    \
-                         "str r0, [sp]\n\t" MQ_SLBC_ZERO_ACC ZERO_LOW                            \
+                         "str r0, [sp]\n\t"                                                      \
                          "ldm r0, {r0, r1}\n\t" BODY "ldr r0, [sp]\n\t"                          \
                          "add sp, sp, #8\n\t"                                                    \
                          "adds r0, #8\n\t"                                                       \
