@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -131,3 +133,56 @@ def test_random_layers_on_host(pair, h, w, cin, cout, kernel, stride, z, seed) -
     g = conv_graph(seed, (h, w, cin), cout, w_bits=pair.w, a_bits=pair.a, out_bits=2 + seed % 7,
                    kernel=kernel, stride=stride, zero_point=z)  # fmt: skip
     run_pxpar(g, seed=seed)
+
+
+def _shifts(g: Graph, uniform: bool) -> Graph:
+    """The same layer with channel 0's (M, s) everywhere, or with s alternating s0, s0 - 1: the
+    asm epilogue fuses the final shift into USAT only in the uniform case (the reference follows
+    the graph, so exactness still holds)."""
+    op = g.ops[-1]
+    n = op.requant.multiplier.size
+    s0 = int(op.requant.shift[0])
+    rq = dataclasses.replace(
+        op.requant,
+        multiplier=np.full(n, op.requant.multiplier[0], np.int32),
+        shift=np.array([s0 if uniform else s0 - i % 2 for i in range(n)], np.int32),
+    )
+    return dataclasses.replace(g, ops=(*g.ops[:-1], dataclasses.replace(op, requant=rq)))
+
+
+@pytest.mark.emulator
+@pytest.mark.parametrize("out_bits", [2, 4, 8])
+@pytest.mark.parametrize("uniform", [False, True])
+def test_asm_epilogue_in_the_emulator(out_bits: int, uniform: bool, tmp_path) -> None:
+    """Full channel blocks requantize in asm (finish_asm) for every output container, with a
+    per-channel or uniform shift; a partial last block (cout 6) takes the C path in the same run."""
+    from mcumixq.codegen.bench import bench_case
+
+    g = conv_graph(2, (3, 9, 16), 6, w_bits=8, a_bits=2, out_bits=out_bits)  # relu: full clamp
+    g = _shifts(g, uniform)
+    code = slbc_pxpar.render(g, g.ops[-1], "mq_l", "m4")
+    assert "slbc_pxpar.finish_asm" in code.source
+    assert (f"usat r6, #{out_bits}, r6, asr #" in code.source) == uniform
+    assert ("asr r6, r6, r11" in code.source) != uniform
+    r = bench_case(g, "op", out_dir=tmp_path / "case", prefer="slbc_px")
+    assert r.bit_exact, f"{r.kernel}: {r.first_mismatch}"
+
+
+def test_no_asm_epilogue_without_a_full_clamp() -> None:
+    """A clamp narrower than USAT's range (e.g. ReLU6-like) keeps the C path, still exact."""
+    g = conv_graph(2, (3, 9, 16), 8, w_bits=8, a_bits=2, out_bits=4)
+    op = g.ops[-1]
+    narrow = dataclasses.replace(op, requant=dataclasses.replace(op.requant, act_max=12))
+    g = dataclasses.replace(g, ops=(*g.ops[:-1], narrow))
+    assert "slbc_pxpar.finish_asm" not in slbc_pxpar.render(g, narrow, "mq_l", "m4").source
+    assert (
+        "slbc_pxpar.finish_asm"
+        in slbc_pxpar.render(
+            *_last(conv_graph(2, (3, 9, 16), 8, w_bits=8, a_bits=2, out_bits=4))
+        ).source
+    )
+    run_pxpar(g, 1)
+
+
+def _last(g: Graph) -> tuple[Graph, object, str, str]:
+    return g, g.ops[-1], "mq_l", "m4"

@@ -120,6 +120,80 @@ def requant_table(g: ConvGeometry, bias: np.ndarray, cpad: int) -> slbc.RqTable:
     )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finish:
+    """Immediates of the asm epilogue (`finish_asm`): one 4-channel block of 4 pixels."""
+
+    s: int  # field spacing: the low field (even pixel) is bits [0, s)
+    low_signed: bool  # SBFX (else UBFX) for the low field
+    low: bool  # add the low totals extracted inside the core (args->low)
+    k: int  # pre-shift of the requantization (RqTable.pre_shift)
+    out_sb: int  # output container bits (2, 4 or 8): channel i at bit i * out_sb
+    out_bits: int  # USAT width: the clamp is exactly [0, 2^out_bits - 1]
+    shift: int | None  # every channel's final shift (USAT ..., ASR #shift), or None: per channel
+
+
+def finish_plan(g: ConvGeometry, rq: slbc.RqTable, scheme: Scheme, p: Plan) -> Finish | None:
+    """The asm epilogue applies where the clamp is USAT's range, the one-SMMLA form holds and
+    every final shift is a valid ASR amount (1..31); else the C `_finish` runs."""
+    if not rq.fast or g.act_min != 0 or g.act_max != (1 << g.out_bits) - 1 or g.cout < 4:
+        return None
+    q = rq.table.reshape(-1, 8)
+    if q[:, 3].min() < 1 or q[:, 3].max() > 31:
+        return None
+    uniform = bool(np.all(q[:, 3] == q[0, 3]) and np.all(q[:, 2] == q[0, 2]))
+    return Finish(
+        s=scheme.spacing, low_signed=scheme.low_signed, low=not p.nox, k=rq.pre_shift,
+        out_sb=g.out_sb, out_bits=g.out_bits, shift=int(q[0, 3]) if uniform else None,
+    )  # fmt: skip
+
+
+def finish_asm(f: Finish) -> str:
+    """Asm (C string lines) requantizing and packing 4 channels of 4 pixels, registers fixed by
+    the caller: r0 args, r1 the block's table (8 words per channel, advanced 128 bytes),
+    outputs r2, r3, r12, lr (pixels 0..3), r4/r5 the pairs' accumulators, r6/r7 their fields,
+    r8-r11 {bias', M, R, shift} (uniform: r10 = R, set once). Per channel: the low fields
+    (pixels 0, 2; plus the core's low totals) and the high fields (pixels 1, 3: acc - field,
+    exactly H * 2^s, shifted to H << k in the ADD) each take ADD, SMMLA, USAT (ASR fused when
+    the shift is uniform, else ASR first) and ORR into the pixel's packed word."""
+    bfx = "sbfx" if f.low_signed else "ubfx"
+    lines: list[str] = []
+    ys = (("r2", "r12"), ("r3", "lr"))  # [field: low, high][pair]
+    for c in range(4):
+        lines.append(f"ldrd r4, r5, [r0, #{8 + 8 * c}]")
+        if f.low:
+            lines.append(f"ldrd r8, r9, [r0, #{44 + 8 * c}]")
+        lines += [f"{bfx} r6, r4, #0, #{f.s}", f"{bfx} r7, r5, #0, #{f.s}"]
+        lines += ["sub r4, r4, r6", "sub r5, r5, r7"]
+        if f.low:
+            lines += ["add r6, r6, r8", "add r7, r7, r9"]
+        for field in range(2):
+            if field == 0:
+                lines.append(
+                    "ldm r1, {r8, r9, r10, r11}" if f.shift is None else "ldrd r8, r9, [r1]"
+                )
+            else:
+                lines += ["ldr r8, [r1, #16]", "add r1, r1, #32"]
+            for pair, (src, dst) in enumerate((("r4", "r6"), ("r5", "r7"))):
+                if field == 0:
+                    op2 = f"{dst}, lsl #{f.k}" if f.k else dst
+                elif f.s > f.k:
+                    op2 = f"{src}, asr #{f.s - f.k}"
+                else:
+                    op2 = f"{src}, lsl #{f.k - f.s}" if f.k > f.s else src
+                lines += [f"add {dst}, r8, {op2}", f"smmla {dst}, {dst}, r9, r10"]
+                if f.shift is None:
+                    lines += [f"asr {dst}, {dst}, r11", f"usat {dst}, #{f.out_bits}, {dst}"]
+                else:
+                    lines.append(f"usat {dst}, #{f.out_bits}, {dst}, asr #{f.shift}")
+                y = ys[field][pair]
+                if c == 0:
+                    lines.append(f"mov {y}, {dst}")
+                else:
+                    lines.append(f"orr {y}, {y}, {dst}, lsl #{c * f.out_sb}")
+    return "".join(f'"{x}\\n\\t"' for x in lines)
+
+
 def _kernel(g: ConvGeometry, scheme: Scheme) -> str:
     square = g.kh == g.kw and g.kh in (1, 3)
     fc = g.kind == "linear"
@@ -143,6 +217,7 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
     pl = plan(g, scheme)
     rq = requant_table(g, pw.bias, pw.cout_padded)
     table, fast = rq.table, rq.fast
+    fin = finish_plan(g, rq, scheme, pl)
     what = f"{g.name} (conv2d {g.kh}x{g.kw}) w{g.w_bits}a{g.in_bits}, {scheme.describe()}"
     arrays = "\n".join(
         [
@@ -175,6 +250,8 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "h": g.h, "w": g.w, "oh": g.oh, "ow": g.ow, "cout": g.cout,
         "kh": g.kh, "kw": g.kw, "sh": g.sh, "sw": g.sw, "pt": g.pt, "pl": g.pl,
         "z_out": g.zo, "act_min": g.act_min, "act_max": g.act_max,
+        "fin": fin, "fin_asm": finish_asm(fin) if fin else "",
+        "fin_r": int(table[2]) if fin and fin.shift is not None else 0,
     }  # fmt: skip
     source = template_env(slbc.TEMPLATE_DIR).get_template(TEMPLATE).render(**params)
     return LayerCode(
