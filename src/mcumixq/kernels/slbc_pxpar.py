@@ -45,6 +45,8 @@ class Plan:
     nox: bool
     ring: bool  # overlapping windows: a ring of paired rows (see kernels/slbc.Plan)
     slots: int
+    kh: int  # window rows (segments)
+    full: bool  # a short window: the core is straight-line asm (full_body)
 
 
 def plan(g: ConvGeometry, scheme: Scheme) -> Plan:
@@ -54,6 +56,8 @@ def plan(g: ConvGeometry, scheme: Scheme) -> Plan:
     quads = -(-g.ow // 4)
     rbu = max(g.pl + g.w, (4 * quads - 1) * g.sw + g.kw)
     ring = g.kh > 1 and g.sh < g.kh and g.oh > 1
+    full = g.kh * seg <= slbc.FULL_MAX_STEPS
+    blk = min(scheme.steps, g.kh * seg) if full else slbc.block_words(scheme.steps, seg)
     return Plan(
         wpt=wpt,
         seg=seg,
@@ -61,10 +65,12 @@ def plan(g: ConvGeometry, scheme: Scheme) -> Plan:
         rbu_pixels=rbu,
         rbp=(rbu - g.sw) * wpt,
         unroll=slbc.unroll(scheme.steps, seg),
-        blk_words=slbc.block_words(scheme.steps, seg),
+        blk_words=blk,
         nox=scheme.steps >= g.kh * seg,
         ring=ring,
         slots=2 * g.kh - 1 if ring else g.kh,
+        kh=g.kh,
+        full=full,
     )
 
 
@@ -242,6 +248,9 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "wpt": pl.wpt, "seg": pl.seg, "off_words": pl.off_words, "rbp": pl.rbp,
         "rbu_pixels": pl.rbu_pixels, "fast_rq": fast, "pre_shift": rq.pre_shift,
         "ring": pl.ring, "slots": pl.slots,
+        # the chpar straight-line body reads only kh, seg, nox and blk_words, which this Plan
+        # has with the same meaning (one schedule of steps, jumps and extractions for both)
+        "full": pl.full, "body": slbc.full_body(pl, scheme.low_signed) if pl.full else "",  # type: ignore[arg-type]
         "cout_full": g.cout - g.cout % 4, "cout_tail": g.cout % 4,
         "off": int(pack_lanes(np.array([offset]), np.array([offset]))[0]),
         "pad_word": g.zi | (g.zi << 16), "z_in": g.zi, "a_bits": g.in_bits,
