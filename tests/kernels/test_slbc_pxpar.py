@@ -13,6 +13,7 @@ from mcumixq.ir.builder import GraphBuilder
 from mcumixq.ir.graph import Graph
 from mcumixq.ir.reference import run_graph_all
 from mcumixq.kernels import slbc_pxpar
+from mcumixq.kernels.geometry import conv_geometry
 from mcumixq.kernels.hosttest import run_layer_on_host
 from mcumixq.kernels.registry import FAMILIES, render_layer
 from mcumixq.numerics import ALL_PAIRS, BitPair
@@ -98,7 +99,20 @@ EMU_CASES = [
     ((5, 6, 32), 8, 1, 1, "w6a2", 1),
     ((7, 7, 8), 6, 3, 2, "w7a2", 2),
     ((4, 8, 12), 4, 3, 1, "w5a3", 3),
+    ((4, 9, 32), 8, 3, 1, "w8a2", 1),  # 144-step window: row-unrolled core (MQ_SLBC_ASM_ROWS)
 ]
+
+
+def test_core_forms() -> None:
+    """Short windows run straight-line (full), long ones with a segment of whole blocks unroll
+    one window row (rows), as the chpar family does."""
+    for cin, full, rows in ((16, True, False), (32, False, True)):
+        g = conv_graph(1, (4, 9, cin), 8, w_bits=8, a_bits=2, out_bits=2)
+        geo = conv_geometry(g, g.ops[-1])
+        p = slbc_pxpar.plan(geo, pxpar_scheme(8, 2, geo.k))
+        assert (p.full, p.rows) == (full, rows)
+        src = slbc_pxpar.render(g, g.ops[-1], "mq_l", "m4").source
+        assert ("MQ_SLBC_ASM_FULL(" in src, "MQ_SLBC_ASM_ROWS(" in src) == (full, rows)
 
 
 @pytest.mark.emulator

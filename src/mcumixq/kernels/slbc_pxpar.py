@@ -47,6 +47,7 @@ class Plan:
     slots: int
     kh: int  # window rows (segments)
     full: bool  # a short window: the core is straight-line asm (full_body)
+    rows: bool  # blocks tile each segment: the asm unrolls one window row (slbc.seg_body)
 
 
 def plan(g: ConvGeometry, scheme: Scheme) -> Plan:
@@ -57,7 +58,14 @@ def plan(g: ConvGeometry, scheme: Scheme) -> Plan:
     rbu = max(g.pl + g.w, (4 * quads - 1) * g.sw + g.kw)
     ring = g.kh > 1 and g.sh < g.kh and g.oh > 1
     full = g.kh * seg <= slbc.FULL_MAX_STEPS
-    blk = min(scheme.steps, g.kh * seg) if full else slbc.block_words(scheme.steps, seg)
+    nox = scheme.steps >= g.kh * seg
+    rows_blk = 0 if full or nox else slbc.rows_block(scheme.steps, seg)
+    if rows_blk:
+        blk = rows_blk
+    elif full:
+        blk = min(scheme.steps, g.kh * seg)
+    else:
+        blk = slbc.block_words(scheme.steps, seg)
     return Plan(
         wpt=wpt,
         seg=seg,
@@ -71,6 +79,7 @@ def plan(g: ConvGeometry, scheme: Scheme) -> Plan:
         slots=2 * g.kh - 1 if ring else g.kh,
         kh=g.kh,
         full=full,
+        rows=rows_blk > 0,
     )
 
 
@@ -251,6 +260,8 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         # the chpar straight-line body reads only kh, seg, nox and blk_words, which this Plan
         # has with the same meaning (one schedule of steps, jumps and extractions for both)
         "full": pl.full, "body": slbc.full_body(pl, scheme.low_signed) if pl.full else "",  # type: ignore[arg-type]
+        "rows": pl.rows, "seg_body": slbc.seg_body(pl, scheme.low_signed) if pl.rows else "",  # type: ignore[arg-type]
+        "xtr": "MQ_SLBC_XTR_SBFX" if scheme.low_signed else "MQ_SLBC_XTR_UBFX",
         "cout_full": g.cout - g.cout % 4, "cout_tail": g.cout % 4,
         "off": int(pack_lanes(np.array([offset]), np.array([offset]))[0]),
         "pad_word": g.zi | (g.zi << 16), "z_in": g.zi, "a_bits": g.in_bits,
