@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
 
@@ -119,8 +120,14 @@ def render_layer(
     return best[1].render(graph, op, function, isa)
 
 
+@lru_cache(maxsize=32)
 def template_env(family_dir: Path) -> jinja2.Environment:
-    """Jinja2 environment set up like xngen: `$` line statements, strict undefined names."""
+    """Jinja2 environment set up like xngen: `$` line statements, strict undefined names.
+
+    One environment per template directory, kept for the process: it caches the compiled
+    templates (re-checking the file's mtime on each use), so rendering the same family again,
+    as the predictor does for every bit pair of every layer, skips parsing and compiling.
+    """
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(family_dir)),
         line_statement_prefix="$",

@@ -20,7 +20,7 @@ import logging
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,7 +31,7 @@ from mcumixq.codegen.bench import bench_case
 from mcumixq.errors import ConfigError, InputError, MqError
 from mcumixq.files import write_json
 from mcumixq.ir.builder import resolve_padding
-from mcumixq.perf.features import FEATURES_VERSION, PROBE_OP, LayerSpec, features, probe_graph
+from mcumixq.perf.features import FEATURES_VERSION, PROBE_OP, LayerSpec, probe_graph
 from mcumixq.perf.predictor import (
     KernelChoice,
     Predictor,
@@ -49,9 +49,9 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 KEY_SOURCES = ("kernels", "codegen", "target/cycles.py", "target/build.py", "target/emulator.py")
 KEY_SUFFIXES = (".py", ".c", ".h", ".in", ".S", ".ld")
 MAX_MACS = 1_000_000
-FIRST_LAYER_SHARE = 0.2
-RECT_SHARE = 0.15
-MIN_GROUP_CASES = 8  # candidates per family before drawing stops (when possible)
+FIRST_LAYER_SHARE = 0.25
+RECT_SHARE = 0.2
+MIN_GROUP_CASES = 30  # candidates per family before drawing stops (when possible)
 DRAW_FACTOR = 6  # at most want * DRAW_FACTOR draws per kind
 # Channel counts weighted like real networks (multiples of 4/8, a few first-layer 1 and 3).
 CONV_CHANNELS = (1, 3, 4, 6, 8, 8, 12, 16, 16, 16, 24, 32, 32, 32, 48, 64, 64, 96)
@@ -61,12 +61,12 @@ MIN_MACS = 500
 MIN_FIT_CASES = 12  # a tile group with fewer cases falls back to its family/kind fit
 # Cases per op kind (full, quick); groups within a kind share them round-robin.
 CASES: dict[str, tuple[int, int]] = {
-    "conv2d": (140, 56),
-    "linear": (30, 14),
-    "dwconv2d": (20, 12),
-    "maxpool": (24, 12),
-    "avgpool": (24, 12),
-    "add": (20, 10),
+    "conv2d": (600, 120),
+    "linear": (100, 24),
+    "dwconv2d": (80, 16),
+    "maxpool": (60, 16),
+    "avgpool": (60, 16),
+    "add": (40, 12),
 }
 
 
@@ -90,7 +90,8 @@ def cache_path(cache_dir: str | Path) -> Path:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Measurement:
-    """One calibration case: the spec, the kernel that ran it and its cycles per call."""
+    """One calibration case: the spec, the kernel that ran it (with its loop counts, as
+    `perf.loops` counted them for FEATURES_VERSION) and its cycles per call."""
 
     spec: LayerSpec
     family: str
@@ -98,10 +99,18 @@ class Measurement:
     kernel: str
     cycles: int
     bit_exact: bool
+    loops: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def choice(self) -> KernelChoice:
+        return KernelChoice(
+            family=self.family, scheme=self.scheme, kernel=self.kernel, loops=self.loops
+        )
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["spec"] = asdict(self.spec)
+        d["loops"] = dict(self.loops)
         return d
 
     @classmethod
@@ -112,9 +121,10 @@ class Measurement:
             kernel=tuple(s["kernel"]), stride=tuple(s["stride"]), padding=tuple(s["padding"]),
             w_bits=s["w_bits"], a_bits=s["a_bits"], out_bits=s["out_bits"],
         )  # fmt: skip
+        loops = tuple((str(k), float(v)) for k, v in sorted(obj.get("loops", {}).items()))
         return cls(
             spec=spec, family=obj["family"], scheme=obj["scheme"], kernel=obj["kernel"],
-            cycles=int(obj["cycles"]), bit_exact=bool(obj["bit_exact"]),
+            cycles=int(obj["cycles"]), bit_exact=bool(obj["bit_exact"]), loops=loops,
         )  # fmt: skip
 
 
@@ -126,13 +136,15 @@ def _bits(rng: np.random.Generator) -> tuple[int, int, int]:
 def _conv_spec(rng: np.random.Generator, depthwise: bool) -> LayerSpec:
     h = int(rng.choice([3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 28]))
     cin = int(rng.choice(DW_CHANNELS if depthwise else CONV_CHANNELS))
-    if not depthwise and rng.random() < FIRST_LAYER_SHARE:  # image input: few channels, big map
+    first = not depthwise and rng.random() < FIRST_LAYER_SHARE
+    if first:  # image input: few channels, big map, sometimes a big window (K > 32)
         h, cin = int(rng.choice([12, 16, 20, 24, 28, 32])), int(rng.choice([1, 1, 3]))
     w_in = h
     cout = cin if depthwise else int(rng.choice(OUT_CHANNELS))
-    k = int(rng.choice([k for k in (1, 3, 3, 3, 5) if k <= h]))
+    k = int(rng.choice([k for k in ((1, 3, 3, 5, 7) if first else (1, 3, 3, 3, 5)) if k <= h]))
     kh = kw = k
     if rng.random() < RECT_SHARE:  # audio-like maps and windows (DS-CNN: 49x10, 10x4)
+        h = int(rng.choice([h, 16, 25, 33, 49])) if first else h
         w_in = int(rng.choice([4, 5, 6, 8, 10]))
         kh, kw = int(rng.choice([1, 3, 4, 5, 8, 10])), int(rng.choice([1, 2, 3, 4]))
         h, kh, kw = max(h, kh), min(kh, max(h, kh)), min(kw, w_in)
@@ -219,8 +231,8 @@ def calibration_specs(*, quick: bool = False, seed: int = 0, isa: str = "m4") ->
 
 def measure(spec: LayerSpec, work_dir: str, isa: str = "m4") -> Measurement:
     """Build and emulate one spec's probe graph; cycles of one call of its kernel."""
-    graph = probe_graph(spec, calib=8)
-    choice = choose_kernel(spec, isa=isa)
+    graph = probe_graph(spec)
+    choice = choose_kernel(spec, isa=isa, graph=graph)
     try:
         res = bench_case(graph, PROBE_OP, out_dir=Path(work_dir) / "case", isa=isa)
     except MqError as err:  # a broken case must not sink the whole calibration: report it
@@ -231,7 +243,7 @@ def measure(spec: LayerSpec, work_dir: str, isa: str = "m4") -> Measurement:
         )  # fmt: skip
     return Measurement(
         spec=spec, family=choice.family, scheme=res.scheme, kernel=res.kernel,
-        cycles=res.cycles, bit_exact=res.bit_exact,
+        cycles=res.cycles, bit_exact=res.bit_exact, loops=choice.loops,
     )  # fmt: skip
 
 
@@ -249,24 +261,35 @@ def _run_all(specs: list[LayerSpec], workers: int) -> Iterator[Measurement]:
 
 
 def fit_predictor(measurements: list[Measurement], *, key: str = "") -> Predictor:
-    """Fit one group per (family, kind) from measurements (bit-exact ones only)."""
+    """Fit every fit group (tile and family/kind) from measurements (bit-exact ones only)."""
     groups: dict[str, list[tuple[dict[str, float], float]]] = {}
+    counted: dict[str, bool] = {}
     for m in measurements:
         if not m.bit_exact or m.cycles <= 0:
             log.warning("calibration case %s: not bit-exact or no cycles; skipped", m.spec.key)
             continue
-        choice = KernelChoice(family=m.family, scheme=m.scheme, kernel=m.kernel)
-        row = (features(m.spec, m.scheme, m.kernel), float(m.cycles))
+        choice = m.choice
+        row = (choice.features(m.spec), float(m.cycles))
         for group in groups_of(choice, m.spec):
             groups.setdefault(group, []).append(row)
+            counted[group] = counted.get(group, True) and bool(choice.loops)
     fits = {
-        g: fit_group(g, rows)
+        g: fit_group(g, rows, counted=counted[g])
         for g, rows in sorted(groups.items())
         if len(rows) >= (MIN_FIT_CASES if g.count("/") >= 2 else 3)
     }
     if not fits:
         raise ConfigError("calibration produced no usable measurements; check the toolchain")
     return Predictor(fits=fits, key=key)
+
+
+def recount(measurements: list[Measurement], isa: str = "m4") -> list[Measurement]:
+    """The measurements with loop counts recomputed (after a FEATURES_VERSION change)."""
+    out = []
+    for m in measurements:
+        loops = choose_kernel(m.spec, isa=isa).loops if m.bit_exact else ()
+        out.append(replace(m, loops=loops))
+    return out
 
 
 def calibrate(
@@ -311,6 +334,12 @@ def _read_measurements(path: Path) -> list[Measurement]:
         return []
 
 
+def load_measurements(cache_dir: str | Path) -> list[Measurement]:
+    """The raw measurements stored with the cached predictor for the current sources."""
+    path = cache_path(cache_dir)
+    return _read_measurements(path) if path.is_file() else []
+
+
 def load_predictor(cache_dir: str | Path) -> Predictor | None:
     """The cached predictor for the current sources, refit if the features changed; else None."""
     path = cache_path(cache_dir)
@@ -319,7 +348,7 @@ def load_predictor(cache_dir: str | Path) -> Predictor | None:
     try:
         doc = json.loads(path.read_text())
         if doc.get("features_version") != FEATURES_VERSION:
-            measurements = _read_measurements(path)
+            measurements = recount(_read_measurements(path))
             pred = fit_predictor(measurements, key=sources_hash())
             save_predictor(pred, cache_dir, measurements)
             return pred

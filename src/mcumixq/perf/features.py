@@ -15,6 +15,7 @@ packing outputs) get one column per width, so a per-family least-squares fit lea
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -29,7 +30,10 @@ from mcumixq.packing.layout import storage_bits, tensor_bytes
 from mcumixq.packing.schemes import Scheme, chpar_scheme, poly_scheme, pxpar_scheme
 from mcumixq.packing.weights import tap_lane_order
 
-FEATURES_VERSION = 7
+FEATURES_VERSION = 8
+# Calibration samples of a probe graph: measurements and kernel choices use the same, so
+# data-dependent choices (fast or general requantization) agree between the two.
+PROBE_CALIB = 8
 KINDS = ("conv2d", "dwconv2d", "linear", "maxpool", "avgpool", "add")
 CONTAINERS = (2, 4, 8)
 PROBE_OP = "op"
@@ -102,7 +106,7 @@ def layer_spec(graph: Graph, op: Op) -> LayerSpec:
     )
 
 
-def probe_graph(spec: LayerSpec, *, seed: int = 0, calib: int = 4) -> Graph:
+def probe_graph(spec: LayerSpec, *, seed: int = 0, calib: int = PROBE_CALIB) -> Graph:
     """A valid graph whose op `op` has exactly `spec` (random weights, calibrated requant)."""
     rng = np.random.default_rng(seed)
     b = GraphBuilder(rng, spec.in_shape, a_bits=spec.a_bits, name="probe", calib=calib)
@@ -274,8 +278,16 @@ def _elementwise_features(spec: LayerSpec) -> dict[str, float]:
     }
 
 
-def features(spec: LayerSpec, scheme_id: str, kernel: str = "") -> dict[str, float]:
-    """Named cost features of `spec` run by kernel `kernel` using scheme `scheme_id`."""
+def features(
+    spec: LayerSpec, scheme_id: str, kernel: str = "", loops: Mapping[str, float] | None = None
+) -> dict[str, float]:
+    """Named cost features of `spec` run by kernel `kernel` using scheme `scheme_id`.
+
+    `loops` are the kernel family's own trip counts (`perf.loops.loop_counts`), the features
+    whenever the family has a counter; the generic counts below serve the others.
+    """
+    if loops:
+        return dict(loops)
     if spec.kind in ("conv2d", "dwconv2d", "linear"):
         return _conv_features(spec, scheme_id, kernel)
     return _elementwise_features(spec)

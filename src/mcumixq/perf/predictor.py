@@ -16,7 +16,7 @@ instance: a Predictor is a value owned by its caller, not shared module state.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,6 @@ from scipy.optimize import nnls
 
 from mcumixq.errors import ConfigError, InputError
 from mcumixq.ir.graph import Graph, Op
-from mcumixq.kernels.names import parse_kernel_name
 from mcumixq.kernels.registry import candidates, render_layer
 from mcumixq.numerics import ALL_PAIRS, BitPair
 from mcumixq.packing.layout import storage_bits
@@ -37,6 +36,7 @@ from mcumixq.perf.features import (
     probe_graph,
     tile_of,
 )
+from mcumixq.perf.loops import NESTS_BY_TILE, loop_counts
 
 PREDICTOR_FORMAT = "mcumixq.predictor"
 MIN_CASES = 3
@@ -52,11 +52,30 @@ FEATURE_TIERS: tuple[tuple[str, ...], ...] = (
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class KernelChoice:
-    """The family, scheme and kernel name the registry picks for a spec."""
+    """The family, scheme and kernel name the registry picks for a spec, and the trip counts
+    of that kernel's loops (`perf.loops`; empty for a family without a counter)."""
 
     family: str
     scheme: str
     kernel: str = ""
+    loops: tuple[tuple[str, float], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "family": self.family, "scheme": self.scheme, "kernel": self.kernel,
+            "loops": dict(self.loops),
+        }  # fmt: skip
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> KernelChoice:
+        return cls(
+            family=str(obj["family"]), scheme=str(obj["scheme"]), kernel=str(obj["kernel"]),
+            loops=tuple((str(k), float(v)) for k, v in sorted(obj.get("loops", {}).items())),
+        )  # fmt: skip
+
+    def features(self, spec: LayerSpec) -> dict[str, float]:
+        """The spec's cost features under this choice."""
+        return features(spec, self.scheme, self.kernel, dict(self.loops))
 
 
 def group_of(choice: KernelChoice, spec: LayerSpec) -> str:
@@ -65,31 +84,24 @@ def group_of(choice: KernelChoice, spec: LayerSpec) -> str:
 
 
 def fine_group_of(choice: KernelChoice, spec: LayerSpec) -> str:
-    """Fine fit group: family, kind, tile (one loop nest) and whether input pixels are whole
-    words (`w`) or not (`b`, byte tails: first layers, odd channel counts), e.g.
-    `smlad2/conv2d/2x4/w`. The two im2col regimes cost differently per element."""
+    """Fine fit group: family, kind and tile (one loop nest), e.g. `smlad2/conv2d/2x4`.
+
+    A family renders different loop nests per tile (smlad2: the 2x1 first-layer kernel, the
+    2x4 block kernel, the 1x4 one-pixel kernel), and a shared column such as `steps` costs
+    differently in each. Families without a loop counter also split by whether input pixels
+    are whole words (`w`) or not (`b`): their generic features cannot tell the two apart.
+    """
     tp, tc = tile_of(choice.kernel)
+    group = f"{choice.family}/{spec.kind}/{tp}x{tc}"
+    if choice.loops:  # counted: only families whose tiles are different templates split
+        return group if choice.family in NESTS_BY_TILE else group_of(choice, spec)
     bits = storage_bits(spec.a_bits) * spec.in_shape[-1]
-    return f"{choice.family}/{spec.kind}/{tp}x{tc}/{'w' if bits % 32 == 0 else 'b'}"
-
-
-def window_group_of(choice: KernelChoice, spec: LayerSpec) -> str:
-    """Finest fit group: tile group plus the kernel's window specialisation (`1x1`, `3x3s2`)."""
-    try:
-        name = parse_kernel_name(choice.kernel)
-        window = f"{name.window}{f's{name.stride}' if name.stride else ''}"
-    except ConfigError:
-        window = "any"
-    return f"{fine_group_of(choice, spec)}/{window}"
+    return f"{group}/{'w' if bits % 32 == 0 else 'b'}"
 
 
 def groups_of(choice: KernelChoice, spec: LayerSpec) -> tuple[str, ...]:
-    """Fit groups from the finest to the coarsest; prediction uses the first one fitted.
-
-    Tile groups, not window groups: on held-out layers the per-window fits (fewer cases, as
-    many coefficients) generalised worse than one fit per loop nest.
-    """
-    return (fine_group_of(choice, spec), group_of(choice, spec))
+    """Fit groups from the finest to the coarsest; prediction uses the first one fitted."""
+    return tuple(dict.fromkeys((fine_group_of(choice, spec), group_of(choice, spec))))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,13 +140,17 @@ class FamilyFit:
         )
 
 
-def _columns(samples: Sequence[tuple[Mapping[str, float], float]]) -> list[str]:
-    """The richest feature set the group's case count supports (CASES_PER_COLUMN each).
+def _columns(samples: Sequence[tuple[Mapping[str, float], float]], counted: bool) -> list[str]:
+    """The feature columns a group's fit uses.
 
-    A family with few calibration cases and twenty columns fits its own noise (0 % train
-    error, 300 % on a new layer); a smaller set of the loop counts that dominate generalises.
+    Loop counts (`counted`) are all kept: each is a loop of the kernel, and dropping one would
+    charge its cost to another. Generic features take the richest tier the case count supports
+    (CASES_PER_COLUMN each): a family with few calibration cases and twenty generic columns
+    fits its own noise (0 % train error, 300 % on a new layer).
     """
     present = {k for feats, _ in samples for k, v in feats.items() if v != 0.0}
+    if counted:
+        return sorted(present)
     for tier in (None, *FEATURE_TIERS):
         names = sorted(present if tier is None else present & set(tier))
         if names and len(samples) >= CASES_PER_COLUMN * len(names):
@@ -142,11 +158,14 @@ def _columns(samples: Sequence[tuple[Mapping[str, float], float]]) -> list[str]:
     return sorted(present & set(FEATURE_TIERS[-1])) or sorted(present)
 
 
-def fit_group(group: str, samples: Sequence[tuple[Mapping[str, float], float]]) -> FamilyFit:
-    """Fit non-negative coefficients minimising relative error over (features, cycles) samples."""
+def fit_group(
+    group: str, samples: Sequence[tuple[Mapping[str, float], float]], *, counted: bool = False
+) -> FamilyFit:
+    """Fit non-negative coefficients minimising relative error over (features, cycles) samples
+    (`counted`: the features are a family's loop counts, see `_columns`)."""
     if len(samples) < MIN_CASES:
         raise ConfigError(f"fit group {group}: {len(samples)} cases, need >= {MIN_CASES}")
-    names = _columns(samples)
+    names = _columns(samples, counted)
     x = np.array([[feats.get(n, 0.0) for n in names] for feats, _ in samples], dtype=np.float64)
     y = np.array([cycles for _, cycles in samples], dtype=np.float64)
     if np.any(y <= 0):
@@ -167,15 +186,20 @@ def fit_group(group: str, samples: Sequence[tuple[Mapping[str, float], float]]) 
     )
 
 
-def choose_kernel(spec: LayerSpec, *, isa: str = "m4") -> KernelChoice:
-    """Render `spec`'s probe graph with the registry: the kernel codegen would emit for it."""
-    graph = probe_graph(spec, calib=2)
+def choose_kernel(spec: LayerSpec, *, isa: str = "m4", graph: Graph | None = None) -> KernelChoice:
+    """Render `spec`'s probe graph (or `graph`, whose op `op` has the spec) with the registry:
+    the kernel codegen would emit for it, and that kernel's loop counts."""
+    graph = graph if graph is not None else probe_graph(spec)
     op = graph.op(PROBE_OP)
     ranked = candidates(graph, op, isa=isa)
     if not ranked:
         raise ConfigError(f"{spec.key}: no kernel family supports this layer on isa={isa}")
     code = render_layer(graph, op, "mq_probe", isa=isa)
-    return KernelChoice(family=ranked[0][1], scheme=code.scheme, kernel=code.kernel)
+    family = ranked[0][1]
+    loops = loop_counts(graph, op, family) if isa == "m4" else {}
+    return KernelChoice(
+        family=family, scheme=code.scheme, kernel=code.kernel, loops=tuple(sorted(loops.items()))
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -198,34 +222,33 @@ class Predictor:
     choices: dict[str, KernelChoice] = field(default_factory=dict)
 
     def choice(self, spec: LayerSpec) -> KernelChoice:
-        """The kernel choice for `spec` (memoised per spec at out_bits = a_bits).
-
-        The registry picks families and tiles from the input side (bits, K, channels); the
-        output width only changes the store, which the features price. Keying choices without
-        it saves a render per output width when the search prices neighbouring bit maps.
-        """
-        probe = replace(spec, out_bits=spec.a_bits)
-        hit = self.choices.get(probe.key)
+        """The kernel choice for `spec`, memoised per spec (output bits included: they change
+        the store loops and, for smlad2, whether the requantization is fused)."""
+        hit = self.choices.get(spec.key)
         if hit is None:
-            hit = choose_kernel(probe, isa=self.isa)
-            self.choices[probe.key] = hit
+            hit = choose_kernel(spec, isa=self.isa)
+            self.choices[spec.key] = hit
         return hit
 
-    def predict(self, spec: LayerSpec) -> float:
-        """Predicted cycles of one call of the layer's kernel."""
-        choice = self.choice(spec)
-        group = group_of(choice, spec)
+    def fit_for(self, choice: KernelChoice, spec: LayerSpec) -> FamilyFit:
+        """The finest fitted group of the choice (a family calibration never reached is priced
+        like its kind's best-covered fit)."""
         fit = next((self.fits[g] for g in groups_of(choice, spec) if g in self.fits), None)
-        if fit is None:  # a family calibration never reached: price it like its kind's others
+        if fit is None:
             same_kind = [f for g, f in self.fits.items() if g.endswith(f"/{spec.kind}")]
             fit = max(same_kind, key=lambda f: f.n_cases, default=None)
         if fit is None:
             known = ", ".join(sorted(self.fits)) or "none"
             raise ConfigError(
-                f"{spec.key}: runs on {group}, which the predictor was not calibrated for "
-                f"(calibrated: {known}); rerun 'mcumixq calibrate'"
+                f"{spec.key}: runs on {group_of(choice, spec)}, which the predictor was not "
+                f"calibrated for (calibrated: {known}); rerun 'mcumixq calibrate'"
             )
-        return fit.predict(features(spec, choice.scheme, choice.kernel))
+        return fit
+
+    def predict(self, spec: LayerSpec) -> float:
+        """Predicted cycles of one call of the layer's kernel."""
+        choice = self.choice(spec)
+        return self.fit_for(choice, spec).predict(choice.features(spec))
 
     def predict_op(self, graph: Graph, op: Op) -> float:
         """Predicted cycles of one op of a graph."""
@@ -253,10 +276,7 @@ class Predictor:
             "glue_per_op": self.glue_per_op,
             "glue_const": self.glue_const,
             "fits": {g: f.to_json() for g, f in sorted(self.fits.items())},
-            "choices": {
-                k: {"family": c.family, "scheme": c.scheme, "kernel": c.kernel}
-                for k, c in sorted(self.choices.items())
-            },
+            "choices": {k: c.to_json() for k, c in sorted(self.choices.items())},
         }
 
     @classmethod
@@ -266,12 +286,7 @@ class Predictor:
             if obj.get("format") != PREDICTOR_FORMAT:
                 raise InputError(f"{where}: not an mcumixq predictor; run 'mcumixq calibrate'")
             fits = {g: FamilyFit.from_json(f) for g, f in obj["fits"].items()}
-            choices = {
-                k: KernelChoice(
-                    family=str(c["family"]), scheme=str(c["scheme"]), kernel=str(c["kernel"])
-                )
-                for k, c in obj.get("choices", {}).items()
-            }
+            choices = {k: KernelChoice.from_json(c) for k, c in obj.get("choices", {}).items()}
             return cls(
                 fits=fits,
                 key=str(obj.get("key", "")),

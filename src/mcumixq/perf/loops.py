@@ -1,0 +1,377 @@
+"""Count the loop trips of the C a kernel family generates for one layer: the predictor's features.
+
+Why counted from the families' own plans: every kernel is a fixed loop nest whose shape
+(row buffers, pixel pairs, channel blocks, straight-line or looped core, extraction blocks,
+requantization form, output container) is decided in Python by its family module
+(`kernels/slbc.plan`, `kernels/conv2d/smlad.stream_order`, `dwconv2d/family.plan`, ...).
+Calling those same functions on the layer's geometry gives trip counts that follow the kernel
+when it changes, where constants tuned to today's cycle counts would not. Each count here names
+a loop of a template; the fit (`predictor.fit_group`) prices one pass of each loop body.
+
+Counts that depend on data only through the calibrated requantization constants (fast or
+general requantization forms) are read from the graph, as render does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from mcumixq.ir.graph import Graph, Op
+from mcumixq.kernels import slbc, slbc_pxpar
+from mcumixq.kernels.conv2d import smlad
+from mcumixq.kernels.dwconv2d import family as dw
+from mcumixq.kernels.geometry import ConvGeometry, conv_geometry
+from mcumixq.kernels.pool import avgpool, maxpool
+from mcumixq.kernels.pool.window import PoolGeometry, pool_geometry
+from mcumixq.kernels.requant import fast_requant
+from mcumixq.packing.layout import storage_bits
+
+Counts = dict[str, float]
+# Families whose tiles are different templates (smlad2: 2x1 first-layer, 2x4 block, 1x4
+# one-pixel kernels): a shared column such as `steps` costs differently in each, so the
+# predictor fits each tile on its own.
+NESTS_BY_TILE = frozenset({"smlad2"})
+
+
+def _ring_rows(g: ConvGeometry, ring: bool, kh: int) -> tuple[int, int, int]:
+    """(row unpacks, ring copies, unpacks of rows inside the image) of the row-buffer loop."""
+    calls = copies = inside = 0
+    nxt = -g.pt
+    for oy in range(g.oh):
+        iy0 = oy * g.sh - g.pt
+        first = max(iy0, nxt) if ring else iy0
+        for iy in range(first, iy0 + kh):
+            calls += 1
+            inside += 0 <= iy < g.h
+            copies += ring and iy % kh < kh - 1
+        nxt = iy0 + kh
+    return calls, copies, inside
+
+
+def _unpack(g: ConvGeometry, calls: int, inside: int, cols: int, wpt: int, prefix: str) -> Counts:
+    """The `_row` unpack of the SLBC families: `cols` columns a call, image pixels unpacked
+    word by word (plus a per-byte tail), the rest filled with the padding word."""
+    nfull, tail = slbc.tail_words(g.cin, g.in_sb)
+    in_cols = max(0, min(g.w, cols - g.pl))
+    px = inside * in_cols
+    return {
+        f"{prefix}rows": float(calls),
+        f"{prefix}cols": float(calls * cols),
+        f"{prefix}px": float(px),
+        f"{prefix}words{g.in_sb}": float(px * nfull),
+        f"{prefix}tail{g.in_sb}": float(px * len(tail)),
+        f"{prefix}pad": float((calls * cols - px) * wpt),
+    }
+
+
+def _core(
+    calls: int, total: int, blk: int, nox: bool, unroll: int, kh: int, variant: str
+) -> Counts:
+    """The asm core over `calls` windows of `total` steps: steps, low-field extractions inside
+    the core (every blk steps but the last), loop iterations and row ends of its variant."""
+    xtr = 0 if nox else (total - 1) // max(blk, 1)
+    looped = variant in ("loop", "nox")
+    return {
+        "steps": float(calls * total),
+        "extract": float(calls * xtr),
+        f"calls_{variant}": float(calls),
+        f"iters_{variant}": float(calls * total // max(unroll, 1)) if looped else 0.0,
+        f"segs_{variant}": float(calls * kh) if variant != "full" else 0.0,
+    }
+
+
+def _out_bytes(n: int, sb: int) -> int:
+    return (n * sb + 7) // 8
+
+
+def _chpar(graph: Graph, op: Op) -> Counts:
+    """kernels/conv2d/conv2d__m4_slbc.c.in: ring of unpacked rows, 2 px x 8 ch core calls,
+    an odd width's last pixels paired through the tail buffer, `_finish` per call."""
+    g = conv_geometry(graph, op)
+    scheme = slbc.layer_scheme(g, force=True)
+    if scheme is None:
+        return {}
+    p = slbc.plan(g, scheme)
+    calls, copies, inside = _ring_rows(g, p.ring, g.kh)
+    feats = _unpack(g, calls, inside, p.rb_pixels, p.wpt, "u_")
+    feats["u_copy"] = float(copies * p.rb)
+    pairs = g.oh * ((g.ow - 1) // 2 if p.tail_pair else -(-g.ow // 2))
+    singles = 0 if p.tail_pair else g.oh * (g.ow % 2)  # o1 == NULL: one pixel stored
+    tails = sum(1 for oy in range(g.oh) if oy % 2 or oy == g.oh - 1) if p.tail_pair else 0
+    if p.tail_pair:
+        feats["tail_copy"] = float(g.oh * g.kh * p.seg)
+        singles += g.oh % 2
+    blocks = [8] * (g.cout // 8) + ([g.cout % 8] if g.cout % 8 else [])
+    ncalls = (pairs + tails) * len(blocks)
+    variant = "full" if p.full else "rows" if p.rows else "flat" if p.flat else (
+        "nox" if p.nox else "loop")  # fmt: skip
+    feats |= _core(ncalls, g.kh * p.seg, p.blk_words, p.nox, p.unroll, g.kh, variant)
+    fast = slbc.requant_table(g, g.bias).fast
+    outs = 2 * (pairs + tails) * g.cout
+    feats[f"rq_{'fast' if fast else 'gen'}"] = float(outs)
+    feats[f"out{g.out_sb}"] = float(outs)
+    stored = sum(_out_bytes(n, g.out_sb) for n in blocks)
+    feats["store"] = float((2 * (pairs + tails) - singles) * stored)
+    feats["fin_pairs"] = float((pairs + tails) * sum(-(-n // 2) for n in blocks))
+    feats["px_pairs"] = float(pairs + tails)
+    return feats
+
+
+def _pxpar(graph: Graph, op: Op) -> Counts:
+    """kernels/conv2d/conv2d__m4_slbc_pxpar.c.in: raw rows paired with themselves one stride
+    right, 2 pairs x 4 ch core calls per 4 output pixels, `_finish` per call."""
+    g = conv_geometry(graph, op)
+    scheme = slbc.layer_scheme(g, family="pxpar", force=True)
+    if scheme is None:
+        return {}
+    p = slbc_pxpar.plan(g, scheme)
+    calls, copies, inside = _ring_rows(g, p.ring, g.kh)
+    feats = _unpack(g, calls, inside, p.rbu_pixels, p.wpt, "u_")
+    feats["u_pair"] = float(calls * p.rbp)
+    feats["u_copy"] = float(copies * p.rbp)
+    quads = g.oh * -(-g.ow // 4)
+    blocks = [4] * (g.cout // 4) + ([g.cout % 4] if g.cout % 4 else [])
+    ncalls = quads * len(blocks)
+    variant = "nox" if p.nox else "loop"
+    feats |= _core(ncalls, g.kh * p.seg, p.blk_words, p.nox, p.unroll, g.kh, variant)
+    fast = slbc.requant_table(g, g.bias).fast  # both parities share the form (same bound)
+    outs = 4 * quads * g.cout
+    feats[f"rq_{'fast' if fast else 'gen'}"] = float(outs)
+    feats[f"out{g.out_sb}"] = float(outs)
+    real = g.oh * g.ow  # pixels stored (dummies past the row end are not)
+    feats["store"] = float(real * sum(_out_bytes(n, g.out_sb) for n in blocks))
+    feats["quads"] = float(quads)
+    return feats
+
+
+def _taps_inside(g: ConvGeometry, pixels: list[int]) -> tuple[int, int]:
+    """(in-image taps, padded taps) over the windows of the listed output pixels."""
+    inside = 0
+    for p in pixels:
+        oy, ox = divmod(p, g.ow)
+        ys = sum(1 for ky in range(g.kh) if 0 <= oy * g.sh - g.pt + ky < g.h)
+        xs = sum(1 for kx in range(g.kw) if 0 <= ox * g.sw - g.pl + kx < g.w)
+        inside += ys * xs
+    return inside, len(pixels) * g.kh * g.kw - inside
+
+
+def _pixel_sequence(npix: int) -> list[int]:
+    """Pixels im2col'd in order: pairs (p0, p0 + 1), an odd count's last pixel twice."""
+    seq = list(range(npix))
+    return [*seq, npix - 1] if npix % 2 else seq
+
+
+def _rq_form(g: ConvGeometry) -> str:
+    return "fast" if fast_requant(g.shift, g.zo) is not None else "gen"
+
+
+def _smlad2(graph: Graph, op: Op) -> Counts:
+    """kernels/conv2d/conv2d__m4_smlad2*.c.in: im2col per pixel pair, 2 px x 4 ch core calls per
+    block (requantized inside the asm when fused), or the small first-layer kernel."""
+    g = conv_geometry(graph, op)
+    npix = g.oh * g.ow
+    if smlad.is_small(g):
+        return _smlad2_small(g, npix)
+    onepx = npix == 1
+    seq = [0] if onepx else _pixel_sequence(npix)
+    inside, outside = _taps_inside(g, seq)
+    steps = smlad.stream_order(g).shape[0]
+    feats: Counts = {"im_calls": float(len(seq)), "im_taps": float(len(seq) * g.kh * g.kw)}
+    if smlad.is_fast(g):
+        wpt = g.in_pixel_bytes // 4
+        feats[f"im_words{g.in_sb}"] = float(inside * wpt)
+        feats["im_pad"] = float(outside * wpt * 16 // g.in_sb)
+        real = g.kh * g.kw * wpt * 16 // g.in_sb
+    else:
+        feats[f"im_elems{g.in_sb}"] = float(inside * g.cin)
+        feats["im_pad"] = float(outside * g.cin)
+        real = -(-(g.kh * g.kw * g.cin) // 2)
+    feats["im_zero"] = float(len(seq) * (steps - real))
+    nb = -(-g.cout // 4)
+    pairs = 1 if onepx else len(seq) // 2
+    unroll = smlad.unroll_of(steps)
+    form = _rq_form(g)
+    fused = form == "fast" and not onepx and g.act_min == 0 and g.act_max == (1 << g.out_bits) - 1
+    nfull = nb if g.cout % 4 == 0 else nb - 1
+    nfused = pairs * nfull if fused else 0
+    ncalls = pairs * nb
+    variant = "one" if onepx else "two"
+    feats |= {
+        "steps": float(ncalls * steps),
+        f"iters_{variant}": float(ncalls * steps // unroll),
+        f"calls_{variant}": float(ncalls),
+        "calls_fused": float(nfused),
+        f"out{g.out_sb}": float(npix * g.cout),
+    }
+    c_per_pair = nb - (nfull if fused else 0)
+    feats[f"rq_{form}"] = float(pairs * c_per_pair * (4 if onepx else 8))
+    # o1 is stored unless it is the odd count's repeated last pixel
+    stores = nb if onepx else pairs * c_per_pair * 2 - (npix % 2) * c_per_pair
+    feats[f"store{g.out_sb}"] = float(stores)
+    return feats
+
+
+def _smlad2_small(g: ConvGeometry, npix: int) -> Counts:
+    """conv2d__m4_smlad2_small.c.in: per pixel pair two register windows (fast when the window
+    lies inside the image), then every output channel's straight-line SMLADs and requant."""
+    seq = _pixel_sequence(npix)
+    steps = -(-g.k // 2)
+    fast_win = 0
+    for p in seq:
+        oy, ox = divmod(p, g.ow)
+        iy0, ix0 = oy * g.sh - g.pt, ox * g.sw - g.pl
+        fast_win += 0 <= iy0 <= g.h - g.kh and 0 <= ix0 <= g.w - g.kw
+    pairs = len(seq) // 2
+    form = _rq_form(g)
+    return {
+        "win_calls": float(len(seq)),
+        f"win_fast{g.in_sb}": float(fast_win * g.k),
+        f"win_border{g.in_sb}": float((len(seq) - fast_win) * g.k),
+        "win_pack": float(len(seq) * steps),
+        "chan": float(pairs * g.cout),
+        "steps": float(pairs * g.cout * steps),
+        f"rq_{form}": float(2 * pairs * g.cout),
+        f"out{g.out_sb}": float(2 * pairs * g.cout),
+        "flush": float(pairs * -(-g.cout * g.out_sb // 8)) if g.out_sb != 8 else 0.0,
+    }
+
+
+def _dwconv(graph: Graph, op: Op, path: str | None) -> Counts:
+    """dwconv2d/dwconv2d__m4_strip.c.in: per group of 4 channels and band, unpack the band's
+    input rows into planes; per channel the taps, then per output row the path's inner loop."""
+    g = conv_geometry(graph, op)
+    p = dw.plan(g, path)
+    groups = g.cin // dw.GROUP
+    rows_in = 0
+    for b in range(p.bands):
+        oy0 = b * p.band_rows
+        rows = min(p.band_rows, g.oh - oy0)
+        y0 = oy0 * g.sh - g.pt
+        rows_in += sum(1 for y in range(y0, y0 + (rows - 1) * g.sh + g.kh) if 0 <= y < g.h)
+    consts = dw._constants(g)  # the requantization form render emits
+    form = consts["form"] if consts is not None else "generic"
+    per_row = -(-g.ow // 2) if p.path in ("s1x2", "pxpar") else g.ow
+    outs = g.cout * g.oh * g.ow
+    feats: Counts = {
+        f"unpack{g.in_sb}": float(groups * rows_in * g.w),
+        "unpack_rows": float(groups * rows_in),
+        "chan": float(g.cout * p.bands),
+        "taps": float(g.cout * p.bands * g.kh * p.kwp),
+        f"rows_{p.path}": float(g.cout * g.oh),
+        f"inner_{p.path}": float(g.cout * g.oh * per_row),
+        f"rq_{form}": float(outs),
+        f"out{g.out_sb}": float(outs),
+        "steps": float(g.cout * g.oh * per_row),
+    }
+    if p.path == "generic":
+        feats["taps_generic"] = float(outs * g.kh * (p.kwp // 2))
+    return feats
+
+
+def _maxpool(graph: Graph, op: Op) -> Counts:
+    """pool/maxpool__m4_simd.c.in: per output pixel, per packed word (and byte tail), the
+    window's in-bounds taps each loaded and maxed once per mask split."""
+    g = pool_geometry(graph, op)
+    words, tail = g.in_pb // 4, g.in_pb % 4
+    nsplit = len(maxpool.splits(g.in_sb))
+    taps_full = g.kh * g.kw
+    taps = border_px = looped = 0
+    for oy in range(g.oh):
+        ny = _span(oy * g.sh - g.pt, g.kh, g.h)
+        for ox in range(g.ow):
+            n = ny * _span(ox * g.sw - g.pl, g.kw, g.w)
+            taps += n
+            whole = n == taps_full
+            border_px += not whole
+            unrolled = taps_full <= maxpool.MAX_UNROLL and (whole or not g.padded)
+            looped += 0 if unrolled else n
+    pixels = g.oh * g.ow
+    chunks = words + (1 if tail else 0)
+    return {
+        "px": float(pixels),
+        "border": float(border_px),
+        "chunk_w": float(pixels * words),
+        f"chunk_t{tail}": float(pixels if tail else 0),
+        "ld_w": float(taps * words),
+        f"ld_t{tail}": float(taps if tail else 0),
+        "max": float(taps * chunks * nsplit),
+        "looped": float(looped * chunks),
+        "steps": float(taps * chunks),
+    }
+
+
+def _span(start: int, k: int, n: int) -> int:
+    return max(0, min(start + k, n) - max(start, 0))
+
+
+def _avgpool(graph: Graph, op: Op) -> Counts:
+    """pool/avgpool__m4_swar.c.in: per pixel and word, every tap loaded and added per split,
+    then every channel of the word requantized (table, fast or general) and packed."""
+    g: PoolGeometry = pool_geometry(graph, op)
+    lane = avgpool.lane_bits(g) or 16
+    nsplit = lane // g.in_sb
+    taps = g.kh * g.kw
+    chunks = g.oh * g.ow * (g.in_pb // 4)
+    per_word = 32 // g.in_sb
+    rq = op.requant
+    if avgpool.sum_table(g, op) is not None:
+        form = "lut"
+    elif rq is not None:
+        m, s = int(rq.multiplier.reshape(-1)[0]), int(rq.shift.reshape(-1)[0])
+        form = "fast" if avgpool._requant(g, m, s)["fast_rq"] else "gen"
+    else:
+        form = "gen"
+    looped = taps > avgpool.MAX_UNROLL
+    return {
+        "chunks": float(chunks),
+        "loads": float(chunks * taps),
+        "adds": float(chunks * taps * nsplit),
+        "looped": float(chunks * taps) if looped else 0.0,
+        f"loop_rows{int(looped)}": float(chunks * g.kh) if looped else 0.0,
+        f"rq_{form}": float(chunks * per_word),
+        f"out{g.out_sb}": float(chunks * per_word),
+        "steps": float(chunks * taps),
+    }
+
+
+def _add(graph: Graph, op: Op) -> Counts:
+    """add/add__m4_lut.c.in: per group of 4 channels two loads, 4 table look-ups (one 2-D
+    table or two terms and a clamp), one store."""
+    t0, t1 = (graph.tensors[n] for n in op.inputs)
+    out = graph.tensors[op.output]
+    groups = math.prod(out.shape) // 4
+    lut2 = (1 << t0.bits) * (1 << t1.bits) <= 256  # add/lut._arrays: one 2-D table
+    sb = (storage_bits(t0.bits), storage_bits(t1.bits), storage_bits(out.bits))
+    return {
+        "groups": float(groups),
+        f"ld{sb[0]}": float(groups),
+        f"ld{sb[1]}": float(groups),
+        f"lut{'2' if lut2 else '1'}": float(4 * groups),
+        f"out{sb[2]}": float(groups),
+        "steps": float(groups),
+    }
+
+
+COUNTERS: dict[str, Callable[[Graph, Op], Counts]] = {
+    "slbc": _chpar,
+    "slbc_px": _pxpar,
+    "smlad2": _smlad2,
+    "dwstrip": lambda g, o: _dwconv(g, o, None),
+    "dwpxpar": lambda g, o: _dwconv(g, o, "pxpar"),
+    "maxsimd": _maxpool,
+    "avgswar": _avgpool,
+    "addlut": _add,
+}
+
+
+def loop_counts(graph: Graph, op: Op, family: str) -> Counts:
+    """Trip counts of `family`'s kernel for `op` (with `const` 1), or {} for a family without
+    a counter (the generic features price it)."""
+    count = COUNTERS.get(family)
+    if count is None:
+        return {}
+    feats = count(graph, op)
+    if not feats:
+        return {}
+    return {"const": 1.0} | {k: v for k, v in feats.items() if v}
