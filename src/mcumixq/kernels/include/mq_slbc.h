@@ -71,6 +71,40 @@ static inline void mq_slbc_st16(uint8_t *p, uint32_t v)
     __builtin_memcpy(p, &h, 2);
 }
 
+/* (x >> n) & mask in one AND with a shifted register operand (gcc splits it into LSR + AND
+ * when the mask is an encodable immediate). n is a constant in [1, 31]. */
+#if MQ_HAVE_DSP && defined(__thumb2__)
+#define MQ_SLBC_AND_LSR(x, mask, n)                                                              \
+    __extension__({                                                                              \
+        uint32_t mq_r_;                                                                          \
+        __asm__("and %0, %1, %2, lsr %3" : "=r"(mq_r_) : "r"(mask), "r"(x), "I"(n));             \
+        mq_r_;                                                                                   \
+    })
+#else
+#define MQ_SLBC_AND_LSR(x, mask, n) (((x) >> (n)) & (mask))
+#endif
+
+/* Four consecutive words, stored back to back (TRM: a store after a store pipelines, 2+1+1+1
+ * cycles): the unpack computes all lanes first, so stores no longer alternate with ALU work,
+ * which gcc's schedule would otherwise do (2 cycles each). */
+static inline void mq_slbc_st4(uint32_t *dst, uint32_t a, uint32_t b, uint32_t c, uint32_t d)
+{
+#if MQ_HAVE_DSP && defined(__thumb2__)
+    __asm__ volatile("str %1, [%0]\n\t"
+                     "str %2, [%0, #4]\n\t"
+                     "str %3, [%0, #8]\n\t"
+                     "str %4, [%0, #12]"
+                     :
+                     : "r"(dst), "r"(a), "r"(b), "r"(c), "r"(d)
+                     : "memory");
+#else
+    dst[0] = a;
+    dst[1] = b;
+    dst[2] = c;
+    dst[3] = d;
+#endif
+}
+
 /* Signed low field [0, s) of a packed accumulator: SBFX acc, #0, #s. */
 static inline int32_t mq_slbc_sbfx_lo(int32_t acc, int s)
 {
