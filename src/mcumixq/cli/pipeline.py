@@ -38,6 +38,7 @@ from mcumixq.numerics import BitPair, check_bits
 from mcumixq.perf.calibrate import load_or_calibrate, save_predictor
 from mcumixq.perf.predictor import Predictor
 from mcumixq.quant.config import QuantConfig
+from mcumixq.quant.distributed import barrier
 from mcumixq.report.plots import plot_bit_map, plot_layer_cycles
 from mcumixq.report.schema import build_report
 from mcumixq.report.tables import render_markdown
@@ -262,18 +263,14 @@ def _float_model(args: argparse.Namespace, data: Data) -> Any:
 
 def search_command(args: argparse.Namespace) -> dict[str, Any] | None:
     """`mcumixq search`: returns the search document on rank 0, None on other ranks."""
-    import torch
-
     check_common(args)
     rank = init_distributed()
     data = load_data(args.dataset, data_dir=args.data_dir, train_limit=None, test_limit=2000,
                      seed=args.seed)  # fmt: skip
     model = _float_model(args, data)
-    dist = torch.distributed
     if rank == 0:
         predictor = get_predictor(args)
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()  # rank 0 calibrated (if needed); the others read its cache
+    barrier()  # rank 0 calibrated (if needed); the others read its cache
     if rank != 0:
         predictor = get_predictor(args)
     graph8 = export(prepare(model, data, QuantConfig()), data, f"{args.model}-w8a8", {})

@@ -2,6 +2,11 @@
 
 The output directory holds `model.pt`, `config.json` (model, bits, dataset) and `metrics.json`,
 each rewritten atomically after every epoch: Ctrl-C leaves the last complete epoch behind.
+
+Under `torchrun --nproc_per_node N -m mcumixq train ...` the N processes join one gloo group and
+train data-parallel (DDP): --batch-size stays the global batch (each rank takes 1/N of it from
+its DistributedSampler shard), so the steps, the LR schedule and the outputs have the same form
+as a single-process run; only rank 0 prints and writes.
 """
 
 from __future__ import annotations
@@ -31,13 +36,16 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description=(
             "Train a zoo model on a local dataset: optional float epochs (BatchNorm active), then "
             "fold BN and fine-tune with fake quantization at the given bit-widths. Writes the "
-            "checkpoint (model.pt, config.json) and metrics.json to --out."
+            "checkpoint (model.pt, config.json) and metrics.json to --out. Under torchrun the "
+            "processes train data-parallel (DDP, gloo); --batch-size is the global batch and "
+            "rank 0 writes."
         ),
         epilog=(
             "examples:\n"
             "  mcumixq train --dataset fashion-mnist --model tinyvgg --width 0.25 --bits 4/4 \\\n"
             "      --float-epochs 6 --epochs 2 --out runs/w4a4\n"
-            "  mcumixq train --dataset digits --model mlp --bits-map map.json --epochs 3 --out r"
+            "  torchrun --nproc_per_node 2 -m mcumixq train --dataset digits --model mlp \\\n"
+            "      --bits-map map.json --epochs 3 --out r"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -51,7 +59,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--float-epochs", type=int, default=0, help="float epochs before QAT")
     p.add_argument("--lr", type=float, default=0.01, help="peak QAT learning rate (one-cycle)")
     p.add_argument("--float-lr", type=float, default=0.1, help="peak float learning rate")
-    p.add_argument("--batch-size", type=int, default=128, help="training batch size")
+    p.add_argument("--batch-size", type=int, default=128, help="global training batch size")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--seed", type=int, default=0, help="seed for init, shuffling, augmentation")
     p.add_argument("--out", type=Path, required=True, help="checkpoint directory")
@@ -95,16 +103,61 @@ def _check(args: argparse.Namespace) -> None:
         raise ConfigError(f"--threads {args.threads} must be >= 1")
 
 
+def _rank_batch(batch_size: int, world: int) -> int:
+    """Each rank's share of the global batch; the split must be even so DDP's mean is exact."""
+    from mcumixq.errors import ConfigError
+
+    if batch_size % world:
+        raise ConfigError(
+            f"--batch-size {batch_size} does not split evenly over {world} processes; "
+            f"use a multiple of {world}, e.g. {world * max(batch_size // world, 1)}"
+        )
+    return batch_size // world
+
+
 def run(args: argparse.Namespace) -> int:
-    """Train, checkpoint after every epoch, print a per-epoch table."""
+    """Train (data-parallel under torchrun), checkpoint after every epoch, print a table."""
+    from mcumixq.cli.workflow import init_distributed
+    from mcumixq.quant.distributed import barrier, leave
+
+    _check(args)
+    rank = init_distributed()
+    try:
+        payload = _train(args)
+        barrier()  # the other ranks exit only once rank 0 has written its outputs
+    finally:
+        leave()
+    if rank != 0:
+        return 0
+    if args.json:
+        emit_json("train", payload)
+        return 0
+    rows = [
+        {"epoch": e["epoch"], "loss": f"{e['train_loss']:.4f}",
+         "train": f"{e['train_accuracy']:.4f}", "test": f"{e['test_accuracy']:.4f}",
+         "seconds": f"{e['seconds']:.1f}"}
+        for e in payload["qat"]["epochs"]
+    ]  # fmt: skip
+    print(table(rows, ["epoch", "loss", "train", "test", "seconds"]))
+    world = payload["world_size"]
+    ranks = f" ({world} processes)" if world > 1 else ""
+    print(f"\nQAT test accuracy {payload['qat']['test_accuracy']:.4f}{ranks}; "
+          f"checkpoint in {args.out}")  # fmt: skip
+    return 0
+
+
+def _train(args: argparse.Namespace) -> dict[str, Any]:
+    """Float epochs (optional) then QAT; rank 0 checkpoints each QAT epoch. The result JSON."""
     import torch
 
     from mcumixq.data import make_loader, to_tensors
     from mcumixq.files import write_json
     from mcumixq.quant import ModelSpec, prepare_qat, save_checkpoint, train
+    from mcumixq.quant.distributed import is_distributed, world_size
 
-    _check(args)
     config = _quant_config(args)
+    world = world_size()
+    rank_batch = _rank_batch(args.batch_size, world)
     torch.manual_seed(args.seed)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -116,9 +169,13 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     model = spec.build()
     show = not args.json and getattr(args, "quiet", 0) == 0
-    tl = make_loader(train_ds, args.batch_size, shuffle=True, augment=True, seed=args.seed)
+    tl = make_loader(train_ds, rank_batch, shuffle=True, augment=True, seed=args.seed,
+                     distributed=is_distributed())  # fmt: skip
     el = make_loader(test_ds, 500, shuffle=False, augment=False, seed=args.seed)
-    info: dict[str, Any] = {"dataset": args.dataset, "train_images": len(train_ds)}
+    info: dict[str, Any] = {
+        "dataset": args.dataset, "train_images": len(train_ds), "world_size": world,
+        "batch_size": args.batch_size,
+    }  # fmt: skip
     if args.float_epochs:
         fres = train(model, tl, el, epochs=args.float_epochs, lr=args.float_lr, progress=show)
         info["float"] = fres.to_json()
@@ -129,21 +186,10 @@ def run(args: argparse.Namespace) -> int:
         write_json(args.out / "metrics.json", {**info, "qat": res.to_json()})
 
     result = train(qat, tl, el, epochs=args.epochs, lr=args.lr, progress=show, on_epoch=checkpoint)
-    payload = {
+    return {
         **info,
         "qat": result.to_json(),
         "bits": config.to_json(),
         "model": spec.to_json(),
         "out": str(args.out),
     }
-    if args.json:
-        emit_json("train", payload)
-        return 0
-    rows = [
-        {"epoch": e.epoch, "loss": f"{e.train_loss:.4f}", "train": f"{e.train_accuracy:.4f}",
-         "test": f"{e.test_accuracy:.4f}", "seconds": f"{e.seconds:.1f}"}
-        for e in result.epochs
-    ]  # fmt: skip
-    print(table(rows, ["epoch", "loss", "train", "test", "seconds"]))
-    print(f"\nQAT test accuracy {result.test_accuracy:.4f}; checkpoint in {args.out}")
-    return 0

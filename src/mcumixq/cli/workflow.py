@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +25,7 @@ from mcumixq.ir.graph import Graph
 from mcumixq.ir.reference import run_graph
 from mcumixq.models import build_model
 from mcumixq.quant.config import QuantConfig
+from mcumixq.quant.distributed import check_world, is_distributed, join
 from mcumixq.quant.prepare import prepare_qat
 from mcumixq.quant.train import train
 
@@ -86,10 +87,8 @@ def subset(ds: ArrayDataset, n: int | None, seed: int) -> ArrayDataset:
 
 def loader(ds: ArrayDataset, batch: int, seed: int, *, shuffle: bool = True) -> object:
     """A training loader (DistributedSampler when a process group is up)."""
-    dist = torch.distributed
-    distributed = dist.is_available() and dist.is_initialized()
     return make_loader(
-        ds, batch, shuffle=shuffle, augment=False, seed=seed, distributed=distributed
+        ds, batch, shuffle=shuffle, augment=False, seed=seed, distributed=is_distributed()
     )
 
 
@@ -153,25 +152,42 @@ def float_accuracy(model: nn.Module, test: ArrayDataset) -> float:
     return correct / max(len(y), 1)
 
 
-def torchrun_env() -> tuple[int, int] | None:
-    """(rank, world size) when launched by torchrun (its env vars), else None.
+def torchrun_env(env: Mapping[str, str]) -> tuple[int, int] | None:
+    """(rank, world size) when `env` (os.environ) is a torchrun launch, else None.
 
-    Read here, in cli/, so library code never reads the environment (STYLE §2).
+    Read here, in cli/, so library code never reads the environment (STYLE §2). A half-set or
+    inconsistent launch environment is a ConfigError naming the variable, not a hang.
     """
-    if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
+    present = [k for k in ("RANK", "WORLD_SIZE") if k in env]
+    if not present:
         return None
+    if len(present) == 1:
+        missing = "WORLD_SIZE" if present == ["RANK"] else "RANK"
+        raise ConfigError(
+            f"{present[0]} is set but {missing} is not; launch with 'torchrun --nproc_per_node N "
+            f"-m mcumixq ...' or unset {present[0]}"
+        )
     try:
-        return int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-    except ValueError as err:
-        raise ConfigError(f"torchrun env RANK/WORLD_SIZE not integers: {err}") from err
+        rank, world = int(env["RANK"]), int(env["WORLD_SIZE"])
+    except ValueError:
+        raise ConfigError(
+            f"RANK={env['RANK']!r} / WORLD_SIZE={env['WORLD_SIZE']!r} must be integers; "
+            "launch with 'torchrun --nproc_per_node N'"
+        ) from None
+    check_world(rank, world)
+    for key in ("MASTER_ADDR", "MASTER_PORT"):
+        if not env.get(key):
+            raise ConfigError(
+                f"RANK/WORLD_SIZE are set but {key} is not; launch with 'torchrun "
+                "--nproc_per_node N' (it sets MASTER_ADDR/MASTER_PORT) or unset RANK/WORLD_SIZE"
+            )
+    return rank, world
 
 
 def init_distributed() -> int:
     """Join the torchrun process group (gloo, CPU) if launched by torchrun; return the rank."""
-    env = torchrun_env()
+    env = torchrun_env(os.environ)
     if env is None:
         return 0
-    dist = torch.distributed
-    if not dist.is_initialized():
-        dist.init_process_group(backend="gloo")
+    join(*env)
     return env[0]

@@ -2,9 +2,15 @@
 
 The same loop trains the float model and the prepared fake-quant model (quantizer steps are
 ordinary parameters, LSQ). Weight decay applies to weight tensors only, never to biases or
-quantizer steps. When torch.distributed is initialised the model is wrapped in
-DistributedDataParallel (gloo on CPU under torchrun) and only rank 0 calls `on_epoch`, so only
-one process writes checkpoints and metrics.
+quantizer steps.
+
+When torch.distributed is initialised (`quant.distributed.join`, gloo on CPU under torchrun) the
+model is wrapped in DistributedDataParallel, so gradients, the LSQ steps' included, are averaged
+over the ranks; each rank trains on its DistributedSampler shard. The epoch metrics are summed
+over the ranks (every rank reports the whole epoch), the test set is scored 1/N per rank, and
+each epoch records the per-rank sample counts and replica digests, so a run shows that every
+rank took part and the replicas stayed equal. Only rank 0 calls `on_epoch`, logs and shows
+progress, so only one process writes checkpoints and metrics.
 """
 
 from __future__ import annotations
@@ -21,13 +27,18 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from mcumixq.errors import ConfigError
+from mcumixq.quant import distributed
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EpochMetrics:
-    """One epoch: mean train loss/accuracy over its batches, test accuracy, wall seconds."""
+    """One epoch: mean train loss/accuracy over its samples, test accuracy, wall seconds.
+
+    `rank_samples[r]` is how many training samples rank r saw (one entry when not distributed);
+    `rank_digests[r]` hashes rank r's weights after the epoch (all equal: the replicas agree).
+    """
 
     epoch: int
     lr: float
@@ -35,6 +46,8 @@ class EpochMetrics:
     train_accuracy: float
     test_accuracy: float
     seconds: float
+    rank_samples: tuple[int, ...] = ()
+    rank_digests: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, float | int]:
         """Plain dict for metrics.json."""
@@ -65,11 +78,6 @@ class TrainResult:
 EpochCallback = Callable[[nn.Module, TrainResult], None]
 
 
-def _rank() -> int:
-    dist = torch.distributed
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
-
-
 def _param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, object]]:
     """Decay conv/linear weights only: steps, biases and norms keep their scale."""
     decay, rest = [], []
@@ -93,15 +101,25 @@ def _batches(loader: Iterable, total: int, description: str, progress: bool) -> 
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, loader: Iterable) -> float:
-    """Top-1 accuracy (fraction) of `model` over `loader`, in eval mode."""
+def evaluate(model: nn.Module, loader: Iterable, *, sharded: bool = False) -> float:
+    """Top-1 accuracy (fraction) of `model` over `loader`, in eval mode.
+
+    With `sharded` under a process group, rank r scores samples r, r+N, ... of every batch and
+    the counts are summed over the ranks: each rank returns the whole set's accuracy after
+    1/N of the work (every rank must call it, with the same loader).
+    """
+    me, world = (distributed.rank(), distributed.world_size()) if sharded else (0, 1)
     was_training = model.training
     model.eval()
     correct = total = 0
     for x, y in loader:
-        correct += int((model(x).argmax(dim=1) == y).sum())
-        total += int(y.numel())
+        x, y = x[me::world], y[me::world]
+        if y.numel():
+            correct += int((model(x).argmax(dim=1) == y).sum())
+            total += int(y.numel())
     model.train(was_training)
+    if sharded:
+        correct, total = (int(v) for v in distributed.all_sum([correct, total]))
     return correct / max(total, 1)
 
 
@@ -130,13 +148,13 @@ def train(
     """Train `model` in place; return per-epoch metrics. `on_epoch` runs on rank 0 only.
 
     One-cycle LR (peak `lr`) over all steps; the callback gets the unwrapped model and the
-    metrics so far (the CLI saves a checkpoint and metrics.json there, atomically).
+    metrics so far (the CLI saves a checkpoint and metrics.json there, atomically). Under a
+    process group every rank must call this with its shard's loader and the same test loader.
     """
     _check(epochs, lr, label_smoothing)
-    net = model
-    dist = torch.distributed
-    if dist.is_available() and dist.is_initialized():
-        net = nn.parallel.DistributedDataParallel(model)
+    lead = distributed.rank() == 0
+    progress = progress and lead
+    net = distributed.wrap(model)
     opt = torch.optim.SGD(_param_groups(model, weight_decay), lr=lr, momentum=momentum)
     steps = max(len(train_loader), 1)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps)
@@ -157,7 +175,10 @@ def train(
             loss_sum += float(loss.detach()) * int(y.numel())
             correct += int((out.argmax(dim=1) == y).sum())
             seen += int(y.numel())
-        test_acc = evaluate(model, test_loader)
+        distributed.sync_buffers(model)
+        rank_samples = distributed.all_gather_int(seen)
+        loss_sum, correct, seen = distributed.all_sum([loss_sum, correct, seen])
+        test_acc = evaluate(model, test_loader, sharded=True)
         metrics = EpochMetrics(
             epoch=epoch,
             lr=float(opt.param_groups[0]["lr"]),
@@ -165,12 +186,16 @@ def train(
             train_accuracy=correct / max(seen, 1),
             test_accuracy=test_acc,
             seconds=time.perf_counter() - start,
+            rank_samples=rank_samples,
+            rank_digests=distributed.all_gather_digest(model),
         )
         history.append(metrics)
-        log.info(
-            "epoch %d/%d loss %.4f train %.4f test %.4f (%.1f s)",
-            epoch, epochs, metrics.train_loss, metrics.train_accuracy, test_acc, metrics.seconds,
-        )  # fmt: skip
-        if on_epoch is not None and _rank() == 0:
+        if lead:
+            log.info(
+                "epoch %d/%d loss %.4f train %.4f test %.4f (%.1f s)",
+                epoch, epochs, metrics.train_loss, metrics.train_accuracy, test_acc,
+                metrics.seconds,
+            )  # fmt: skip
+        if on_epoch is not None and lead:
             on_epoch(model, TrainResult(epochs=tuple(history), test_accuracy=test_acc))
     return TrainResult(epochs=tuple(history), test_accuracy=history[-1].test_accuracy)

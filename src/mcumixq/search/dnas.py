@@ -22,6 +22,7 @@ from torch import fx, nn
 
 from mcumixq.errors import BudgetError, ConfigError
 from mcumixq.numerics import LEGAL_BITS, BitPair
+from mcumixq.quant import distributed
 from mcumixq.search.cost import CostModel, ModelCost
 from mcumixq.search.supernet import (
     arch_parameters,
@@ -174,10 +175,7 @@ def search_bits(
     budget = None
     if config.budgets.latency_ms is not None:
         budget = config.budgets.latency_ms * config.clock_mhz * 1e3
-    net: nn.Module = gm
-    dist = torch.distributed
-    if dist.is_available() and dist.is_initialized():
-        net = nn.parallel.DistributedDataParallel(gm)
+    net = distributed.wrap(gm)
     history = []
     gm.train()
     for epoch in range(1, config.epochs + 1):
