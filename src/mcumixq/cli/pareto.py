@@ -32,6 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--fractions", default="0.35,0.45,0.6", help="budgets as 8/8 fractions")
     p.add_argument("--uniform", default="8/8,4/4,2/2", help="uniform reference points")
     p.add_argument("--train-limit", type=int, default=20000, help="training images")
+    p.add_argument("--qat-limit", type=int, default=None, help="images per QAT epoch (all)")
     p.add_argument("--float-epochs", type=int, default=2, help="float training epochs")
     p.add_argument("--search-epochs", type=int, default=1, help="search epochs per point")
     p.add_argument("--search-limit", type=int, default=3000, help="images per search epoch")

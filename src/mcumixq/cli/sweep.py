@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,19 @@ from mcumixq.cli.pipeline import (
     get_predictor,
     run_search,
 )
-from mcumixq.cli.workflow import Data, export, fit, load_data, new_model, prepare, show_progress
+from mcumixq.cli.workflow import (
+    Data,
+    export,
+    fit,
+    float_accuracy,
+    load_data,
+    new_model,
+    prepare,
+    show_progress,
+    subset,
+)
 from mcumixq.cli.workflow import reference_accuracy as ref_acc
+from mcumixq.data import ArrayDataset
 from mcumixq.errors import ConfigError
 from mcumixq.files import atomic_dir, write_json
 from mcumixq.numerics import BitPair
@@ -28,11 +40,13 @@ from mcumixq.target.boards import get_board
 
 def _point(
     args: argparse.Namespace, model: Any, data: Data, bits: QuantConfig, label: str,
-    out: Path, predictor: Predictor,
+    out: Path, predictor: Predictor, qat_ds: ArrayDataset,
 ) -> dict[str, Any]:  # fmt: skip
+    """Fine-tune at `bits` on `qat_ds`, export, deploy and measure; the point's JSON row."""
+    start = time.perf_counter()
     gm = prepare(model, data, bits)
     fit(gm, data, epochs=args.finetune_epochs, lr=args.lr / 5, batch=args.batch,
-        seed=args.seed, progress=show_progress(args))  # fmt: skip
+        seed=args.seed, train_ds=qat_ds, progress=show_progress(args))  # fmt: skip
     graph = export(gm, data, f"{args.model}-{label}", {"dataset": data.name})
     res = deploy_test_images(graph, out / label, data, args)
     return {
@@ -40,6 +54,7 @@ def _point(
         "predicted_cycles": round(predictor.predict_graph(graph).cycles),
         "bit_exact": res.bit_exact, "flash_bytes": res.flash_bytes, "sram_bytes": res.sram_bytes,
         "bits": {k: str(v) for k, v in bits.layers.items()} or str(bits.default),
+        "seconds": round(time.perf_counter() - start, 1),
     }  # fmt: skip
 
 
@@ -65,22 +80,29 @@ def run_pareto(args: argparse.Namespace) -> dict[str, Any]:
     model = new_model(data, args.model, args.width, args.seed)
     fit(model, data, epochs=args.float_epochs, lr=args.lr, batch=args.batch,
         seed=args.seed, progress=show_progress(args))  # fmt: skip
+    acc_float = round(float_accuracy(model, data.test), 5)
     predictor = get_predictor(args)
     graph8 = export(prepare(model, data, QuantConfig()), data, f"{args.model}-w8a8", {})
     cost_model = CostModel(graph=graph8, predictor=predictor)
     pred8 = cost_model.cycles(dict.fromkeys(cost_model.weighted, BitPair(8, 8)))[0]
+    qat_ds = subset(data.train, args.qat_limit, args.seed)
     points, uniform = [], []
     with atomic_dir(args.out) as tmp:
         for ms in budget_sweep(pred8, fractions, clock):
+            start = time.perf_counter()
             res = run_search(args, model, data, cost_model, budgets_from(args, ms),
                              epochs=args.search_epochs, limit=args.search_limit)  # fmt: skip
             label = f"budget-{ms:.2f}ms"
+            extra = {"latency_budget_ms": round(ms, 4),
+                     "search_seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
             points.append(_point(args, model, data, QuantConfig(layers=res.bits), label, tmp,
-                                 predictor) | {"latency_budget_ms": round(ms, 4)})  # fmt: skip
+                                 predictor, qat_ds) | extra)  # fmt: skip
         for pair in uniform_pairs:
             uniform.append(_point(args, model, data, QuantConfig(default=pair), str(pair), tmp,
-                                  predictor))  # fmt: skip
+                                  predictor, qat_ds))  # fmt: skip
         doc = {"dataset": data.name, "clock_mhz": clock, "int8_predicted_cycles": round(pred8),
+               "test_images": len(data.test.labels), "float_accuracy": acc_float,
+               "layers": list(cost_model.weighted),
                "points": points, "uniform": uniform,
                "front": [p["label"] for p in pareto_front(points + uniform)]}  # fmt: skip
         write_json(tmp / "pareto.json", doc)
