@@ -23,6 +23,7 @@ from mcumixq.kernels.geometry import ConvGeometry, conv_geometry
 from mcumixq.kernels.names import kernel_name
 from mcumixq.kernels.registry import LayerCode, header_comment, template_env
 from mcumixq.packing.fields import pack_lanes
+from mcumixq.packing.layout import pack_tensor
 from mcumixq.packing.schemes import Scheme
 from mcumixq.packing.weights import PackedWeights, pack_weights_pxpar, tap_lane_order
 
@@ -245,6 +246,8 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         ]
     )  # fmt: skip
     nfull, tail = slbc.tail_words(g.cin, g.in_sb)
+    zpix = pack_tensor(np.full((1, 1, 32 // g.in_sb), g.zi), g.in_bits)  # one word of z_in
+    zpix_word = int.from_bytes(zpix[:4], "little")
     offset = scheme.a_lo + scheme.a_hi * (1 << scheme.spacing)
     params = {
         "header": header_comment(f"conv2d/{TEMPLATE}", f"{kernel} {scheme.describe()}"),
@@ -262,6 +265,9 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "full": pl.full, "body": slbc.full_body(pl, scheme.low_signed) if pl.full else "",  # type: ignore[arg-type]
         "rows": pl.rows, "seg_body": slbc.seg_body(pl, scheme.low_signed) if pl.rows else "",  # type: ignore[arg-type]
         "xtr": "MQ_SLBC_XTR_SBFX" if scheme.low_signed else "MQ_SLBC_XTR_UBFX",
+        # whole-word pixels: the paired row is built straight from the packed pixels
+        "direct": not tail, "zpix_word": zpix_word,
+        "lane_mask": (((1 << g.in_sb) - 1) * 0x10001),
         "cout_full": g.cout - g.cout % 4, "cout_tail": g.cout % 4,
         "off": int(pack_lanes(np.array([offset]), np.array([offset]))[0]),
         "pad_word": g.zi | (g.zi << 16), "z_in": g.zi, "a_bits": g.in_bits,
