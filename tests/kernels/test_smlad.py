@@ -241,3 +241,21 @@ def test_a_corrupted_weight_is_caught(prefer: str) -> None:
     g = conv_graph(3, (4, 4, 8), 8, w_bits=8, a_bits=8, out_bits=8)
     with pytest.raises(AssertionError, match=r"accumulator .*\(M, s\)"):
         check_layer(g, "op", seed=1, prefer=prefer, mutate=corrupt)
+
+
+@pytest.mark.emulator
+@pytest.mark.parametrize(
+    ("shape", "pair", "z"),
+    [((6, 7, 16), "w8a2", 1), ((5, 7, 16), "w5a4", 3), ((4, 6, 8), "w6a3", 5)],
+)
+def test_sub_byte_unpack_in_the_emulator(shape, pair, z, tmp_path) -> None:
+    """The asm tap / window-row unpack of 2- and 4-bit inputs (one and two words per tap,
+    border taps through the per-tap path, interior rows through _taps) is bit-exact."""
+    from mcumixq.codegen.bench import bench_case
+
+    p = BitPair.parse(pair)
+    g = conv_graph(z, shape, 8, w_bits=p.w, a_bits=p.a, out_bits=4, zero_point=z)
+    source = render_layer(g, g.op("op"), "mq_x", prefer="smlad2").source
+    assert "mq_x_taps(" in source and "mq_x_tap(" in source
+    r = bench_case(g, "op", out_dir=tmp_path / "case", prefer="smlad2")
+    assert r.bit_exact, f"{r.kernel}: {r.first_mismatch}"

@@ -281,6 +281,7 @@ def _block_params(
         "words_per_tap": words_per_tap,
         # the sub-byte tap unpack addresses every lane word by a 12-bit immediate
         "tap_asm": 4 * (2 if not onepx else 1) * words_per_tap * 16 // g.in_sb <= MAX_IMM12,
+        "taps_asm": 4 * (2 if not onepx else 1) * g.kw * words_per_tap * 16 // g.in_sb <= MAX_IMM12,
         "lanes_per_tap": words_per_tap * 16 // g.in_sb,
         "tail_words": steps - real_steps,
         "scratch": (4 if onepx else 8) * steps,
