@@ -5,7 +5,7 @@ pixels * lanes * I, with C the cost of one SMLAD including its share of loads an
 accumulator's share of a block end (SBFX + SUB + ADD, totals in memory, loop bookkeeping), R the
 requantize + packed store of one output and I the unpack cost per int16 lane. The defaults were
 fitted to the emulated L1-L4 grid of the smlad2 / chpar4 / pxpar4 kernels (every decision
-within 5 % of the measured winner); `perf/` may pass a recalibrated `CostModel`. Only exact
+within 1 % of the measured winner); `perf/` may pass a recalibrated `CostModel`. Only exact
 schemes are candidates (`schemes.candidate_schemes` proves the bounds), so the choice can only
 change speed.
 """
@@ -34,7 +34,10 @@ class CostModel:
     """Per-scheme cost coefficients in emulated Cortex-M4 cycles (TRM model, DESIGN §5)."""
 
     instr_cycles: dict[str, float] = field(default_factory=_default_instr_cycles)
-    extract_cycles: float = 10.0  # one accumulator's share of a block end + field extraction
+    # one accumulator's share of a block end + field extraction; refitted to 5 after the
+    # chpar4 straight-line windows and asm epilogue (10 kept w3a8/w4a6/w5a4/w7a3 and L4 w2a8
+    # on smlad2 although chpar4 measured 17-40 % faster)
+    extract_cycles: float = 5.0
     output_cycles: float = 14.0  # one-SMLAL requantize + packed store
     lane_cycles: float = 1.5  # unpack + SSUB16 + store, per int16 lane
     margin: float = 0.05  # an SLBC scheme must be predicted this much faster than SMLAD
