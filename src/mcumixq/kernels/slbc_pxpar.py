@@ -3,10 +3,14 @@
 Why: channel-parallel packing (kernels/slbc.py) needs two weights per int16 lane, so it stops
 paying at 5+ bit weights; with 2-3 bit activations the roles swap: an activation lane holds the
 inputs of two horizontally adjacent output pixels, (a_x + a_lo) + (a_x+stride + a_hi) * 2^s,
-and a weight lane one int16 weight, again 4 MACs per SMLAD (w8a2: n = 8, w6a2: n = 44). The
-kernel reuses the chpar asm core (include/mq_slbc.h) with 2 pixel pairs x 4 channels; each
-unpacked input row is paired with itself shifted by the stride, so windows stay contiguous.
-The offsets are per parity of the output pixel, so the bias comes in two versions.
+and a weight lane one int16 weight, again 4 MACs per SMLAD (w8a2: n = 10, 8 at K = 576;
+w6a2: n = 44). The kernel reuses the chpar asm cores (include/mq_slbc.h) with 2 pixel pairs x
+4 channels: windows of <= 72 steps as straight-line code (slbc.full_body), longer ones one
+window row unrolled where blocks tile it (slbc.seg_body), else the looped core. Each input row
+is paired with itself shifted by the stride (straight from the packed pixels when they are
+whole words), so windows stay contiguous. The offsets are per parity of the output pixel, so
+the bias comes in two versions; where the clamp is USAT's range a 4-channel block requantizes
+and packs in asm (`finish_asm`).
 """
 
 from __future__ import annotations
