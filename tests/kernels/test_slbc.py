@@ -307,12 +307,15 @@ def _with_requant(g: Graph, *, shift: np.ndarray | None, act_min: int, act_max: 
 
 
 # (pair, output bits, shifts, clamp, cout): the asm epilogue with the shift fused into USAT
-# (uniform shifts) or a per-channel ASR, 2-, 4- and 8-bit containers, low totals from the core
-# (w4a4 cin 32) or none (NOX), a channel tail (cout 13: the C finish for the last 5); act_min
-# > 0 or a narrower act_max (ReLU6-like) keep the general C clamp.
+# (uniform shifts; shifts 1 apart: the scaled form) or a per-channel ASR (shifts 8 apart: the
+# scaled form would overflow), 2-, 4- and 8-bit containers, low totals from the core (w4a4 cin
+# 32) or none (NOX), a channel tail (cout 13: the C finish for the last 5); act_min > 0 or a
+# narrower act_max (ReLU6-like) keep the general C clamp.
 FINISH_CASES = [
     ("w4a4", 4, "uniform", "full", 16),
     ("w4a4", 4, "mixed", "full", 13),
+    ("w4a4", 4, "spread", "full", 8),
+    ("w2a2", 8, "spread", "full", 8),
     ("w2a2", 2, "uniform", "full", 8),
     ("w2a2", 8, "mixed", "full", 16),
     ("w3a3", 8, "uniform", "full", 8),
@@ -327,7 +330,8 @@ def _finish_graph(pair: str, out_bits: int, shifts: str, clamp: str, cout: int) 
     g = conv_graph(cout, (4, 5, 32), cout, w_bits=p.w, a_bits=p.a, out_bits=out_bits,
                    zero_point=1)  # fmt: skip
     s = g.ops[-1].requant.shift
-    shift = np.full_like(s, int(s.max())) if shifts == "uniform" else (s - np.arange(cout) % 2)
+    step = {"uniform": 0, "mixed": 1, "spread": 8}[shifts]
+    shift = np.full_like(s, int(s.max())) - step * (np.arange(cout) % 2)
     act_min = 2 if clamp == "min2" else 0
     act_max = 6 if clamp == "max6" else (1 << out_bits) - 1
     return _with_requant(g, shift=shift, act_min=act_min, act_max=act_max)
@@ -340,8 +344,38 @@ def test_finish_plan_picks_the_asm_epilogue(pair, out_bits, shifts, clamp, cout)
     code = slbc.render(g, g.ops[-1], "mq_layer_test", "m4")
     assert ("smmla r6, r6, r9, r10" in code.source) == (clamp == "full")
     if clamp == "full":
-        assert (f"usat r6, #{out_bits}, r6, asr #" in code.source) == (shifts == "uniform")
-        assert ("asr r6, r6, r11" in code.source) == (shifts != "uniform")
+        fused = f"usat r6, #{out_bits}, r6, asr #" in code.source
+        assert fused == (shifts != "spread")
+        assert ("asr r6, r6, r11" in code.source) == (shifts == "spread")
+        assert ("mla r6, r4, r11, r8" in code.source) == (shifts == "mixed")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_scaled_table_equals_requantize(seed) -> None:
+    """The scaled form's table, evaluated as the asm does (field * f + bias', SMMLA with R, ASR
+    by the common shift, clamp), equals numerics.requantize on accumulators at the bound."""
+    from mcumixq.kernels.geometry import conv_geometry
+    from mcumixq.kernels.slbc_finish import scaled_table
+    from mcumixq.numerics import accumulator_bound, requantize
+
+    g0 = conv_graph(seed, (4, 4, 16), 8, w_bits=4, a_bits=4, out_bits=4)
+    s = g0.ops[-1].requant.shift
+    g1 = _with_requant(g0, shift=s - np.arange(8) % 3, act_min=0, act_max=15)
+    geo = conv_geometry(g1, g1.ops[-1])
+    rng = np.random.default_rng(seed)
+    bias = rng.integers(-500, 500, size=8)
+    sc = scaled_table(geo, bias, 12)
+    assert sc is not None
+    q = sc.table.reshape(-1, 4).astype(np.int64)
+    bound = accumulator_bound(geo.weight.reshape(8, -1), geo.bias, geo.in_bits, geo.zi)
+    acc = np.concatenate([rng.integers(-bound, bound + 1, size=200), [-bound, bound, 0]])
+    for c in range(8):
+        field = (acc - bias[c]) << (12 * (c % 2))  # a high field enters as H * 2^12
+        x = (field * q[c, 3] + q[c, 0] + (1 << 31)) % (1 << 32) - (1 << 31)
+        hi = (x * q[c, 1] >> 32) + q[c, 2]
+        y = np.clip(hi >> (sc.shift_hi if c % 2 else sc.shift_lo), 0, 15)
+        m, sh = int(geo.multiplier[c]), int(geo.shift[c])
+        assert np.array_equal(y, requantize(acc, m, sh, geo.zo, 0, 15)), c
 
 
 @pytest.mark.emulator

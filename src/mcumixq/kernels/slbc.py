@@ -20,6 +20,7 @@ The weight stream comes from `packing.weights.pack_weights`, the packer the NumP
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from mcumixq.kernels.geometry import ConvGeometry, conv_geometry
 from mcumixq.kernels.names import kernel_name
 from mcumixq.kernels.registry import LayerCode, header_comment, template_env
 from mcumixq.kernels.requant import fast_requant
+from mcumixq.kernels.slbc_finish import Finish, finish_asm, scaled_table
 from mcumixq.numerics import accumulator_bound
 from mcumixq.packing.choose import BUILT_FAMILIES, CostModel, choose_scheme
 from mcumixq.packing.fields import pack_lanes
@@ -360,22 +362,10 @@ def requant_table(g: ConvGeometry, bias: np.ndarray) -> RqTable:
     return RqTable(table=table, fast=False, pre_shift=0)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Finish:
-    """Immediates of the asm epilogue (`finish_asm`): one channel block of both pixels."""
-
-    s: int  # field spacing: the low field is bits [0, s)
-    low_signed: bool  # SBFX (else UBFX) for the low field
-    low: bool  # add the low totals extracted inside the core (args->low)
-    k: int  # pre-shift of the requantization (RqTable.pre_shift)
-    out_sb: int  # output container bits (2, 4 or 8): channel i at bit i * out_sb
-    out_bits: int  # USAT width: the clamp is exactly [0, 2^out_bits - 1]
-    shift: int | None  # every channel's final shift (USAT ..., ASR #shift), or None: per channel
-
-
 def finish_plan(g: ConvGeometry, rq: RqTable, scheme: Scheme, p: Plan) -> Finish | None:
-    """The asm epilogue applies where the clamp is USAT's range and the one-SMMLA form holds;
-    else (act_min > 0, narrower act_max, the int64 form) the C `_finish` runs."""
+    """The asm epilogue applies where the clamp is USAT's range and a one-SMMLA form holds
+    (uniform shifts: the pre-shifted table; else the scaled form where exact, else per-channel
+    ASR); else (act_min > 0, narrower act_max, the int64 form) the C `_finish` runs."""
     if not rq.fast or g.act_min != 0 or g.act_max != (1 << g.out_bits) - 1 or g.cout < 8:
         return None
     q = rq.table.reshape(-1, 4)
@@ -386,52 +376,45 @@ def finish_plan(g: ConvGeometry, rq: RqTable, scheme: Scheme, p: Plan) -> Finish
     )  # fmt: skip
 
 
-def finish_asm(f: Finish) -> str:
-    """Asm (C string lines) requantizing and packing 8 channels of two pixels, registers fixed
-    by the caller: r0 args, r1 the channel block's table (advanced 128 bytes), outputs r2/r3
-    (pixel 0/1; 8-bit containers: channels 4..7 in r12/lr), r8-r11 {bias', M, R, shift}
-    (uniform: r10 = R, loaded once), r4-r7 the pair's accumulators and fields.
-    Per channel and pixel: ADD (bias, field shifted by k), SMMLA, USAT (ASR fused when the
-    shift is uniform, else ASR first), ORR into the packed word."""
-    bfx = "sbfx" if f.low_signed else "ubfx"
-    lines: list[str] = []
-    for qp in range(4):
-        lines.append(f"ldrd r4, r5, [r0, #{8 + 8 * qp}]")
-        if f.low:
-            lines.append(f"ldrd r8, r9, [r0, #{44 + 8 * qp}]")
-        lines += [f"{bfx} r6, r4, #0, #{f.s}", f"{bfx} r7, r5, #0, #{f.s}"]
-        lines += ["sub r4, r4, r6", "sub r5, r5, r7"]
-        if f.low:
-            lines += ["add r6, r6, r8", "add r7, r7, r9"]
-        for half in range(2):
-            ch = 2 * qp + half
-            if f.shift is None:
-                lines.append("ldm r1!, {r8, r9, r10, r11}")
-            else:
-                lines.append("ldrd r8, r9, [r1], #16")
-            for src, dst in (("r4", "r6"), ("r5", "r7")):
-                if half == 0:
-                    op2 = f"{dst}, lsl #{f.k}" if f.k else dst
-                elif f.s > f.k:
-                    op2 = f"{src}, asr #{f.s - f.k}"
-                else:
-                    op2 = f"{src}, lsl #{f.k - f.s}" if f.k > f.s else src
-                lines += [f"add {dst}, r8, {op2}", f"smmla {dst}, {dst}, r9, r10"]
-                if f.shift is None:
-                    lines += [f"asr {dst}, {dst}, r11", f"usat {dst}, #{f.out_bits}, {dst}"]
-                else:
-                    lines.append(f"usat {dst}, #{f.out_bits}, {dst}, asr #{f.shift}")
-            pos = ch * f.out_sb
-            y0, y1 = ("r2", "r3") if pos < 32 else ("r12", "lr")
-            if pos % 32 == 0:
-                lines += [f"mov {y0}, r6", f"mov {y1}, r7"]
-            else:
-                lines += [f"orr {y0}, {y0}, r6, lsl #{pos % 32}",
-                          f"orr {y1}, {y1}, r7, lsl #{pos % 32}"]  # fmt: skip
-    return "".join(f'"{x}\\n\\t"' for x in lines)
+def _requant_form(
+    g: ConvGeometry, bias: np.ndarray, scheme: Scheme, p: Plan
+) -> tuple[np.ndarray, str, dict[str, object]]:
+    """The requantization table, its note and template parameters: the scaled form
+    (kernels/slbc_finish.scaled_table) where shifts differ and it is exact, else
+    requant_table's; the asm epilogue (finish_plan) wherever the clamp allows."""
+    rq = requant_table(g, bias)
+    fin = finish_plan(g, rq, scheme, p)
+    sc = scaled_table(g, bias, scheme.spacing) if fin is not None and fin.shift is None else None
+    params: dict[str, object] = {"fast_rq": rq.fast, "pre_shift": rq.pre_shift, "scaled": False}
+    if sc is not None and fin is not None:
+        fin = dataclasses.replace(fin, k=0, shift=sc.shift_lo, scaled=True, shift_hi=sc.shift_hi)
+        params.update(scaled=True, sh_lo=sc.shift_lo, sh_hi=sc.shift_hi)
+        note = (
+            f"per channel {{bias' * 2^k, M, 2^(S'-33) + z_out*2^(S'-32), 2^(S - s)}}, k = S - s, "
+            f"S' = S (odd channels: k = S + {scheme.spacing} - s, S' = S + {scheme.spacing}), "
+            f"S = {sc.shift_lo + 32}, bias' = bias - (z+a_shift)*sum(w)"
+        )
+        table = sc.table
+    elif rq.fast:
+        note = (
+            f"per channel {{bias' << {rq.pre_shift}, M, 2^(S-33) + z_out*2^(S-32), S - 32}}, "
+            f"S = s + {rq.pre_shift}, bias' = bias - (z+a_shift)*sum(w)"
+        )
+        table = rq.table
+    else:
+        note = "per channel {bias', M, s, 0}, bias' = bias - (z+a_shift)*sum(w)"
+        table = rq.table
+    params.update(
+        fin=fin, fin_asm=finish_asm(fin) if fin else "",
+        fin_r=int(table[2]) if fin and fin.shift is not None and not fin.scaled else 0,
+    )  # fmt: skip
+    return table, note, params
 
 
-def _arrays(g: ConvGeometry, fn: str, pw: PackedWeights, scheme: Scheme, kernel: str) -> str:
+def _arrays(
+    g: ConvGeometry, fn: str, pw: PackedWeights, scheme: Scheme, kernel: str,
+    q: tuple[np.ndarray, str],
+) -> str:  # fmt: skip
     what = f"{g.name} (conv2d {g.kh}x{g.kw}) w{g.w_bits}a{g.in_bits}, {scheme.describe()}"
     blocks = pw.cout_padded // TILE.channels
     words = pw.words.size // max(1, blocks * TILE.channels // 2)
@@ -439,14 +422,7 @@ def _arrays(g: ConvGeometry, fn: str, pw: PackedWeights, scheme: Scheme, kernel:
         f"{what}: weights [{blocks} blocks][{words} words][{TILE.channels // 2} pairs], "
         f"lanes w_c + w_c+1*2^{scheme.spacing}, im2col lane order ({kernel})"
     )
-    rq = requant_table(g, pw.bias)
-    table = rq.table
-    q_note = (
-        f"per channel {{bias' << {rq.pre_shift}, M, 2^(S-33) + z_out*2^(S-32), S - 32}}, "
-        f"S = s + {rq.pre_shift}, bias' = bias - (z+a_shift)*sum(w)"
-        if rq.fast
-        else "per channel {bias', M, s, 0}, bias' = bias - (z+a_shift)*sum(w)"
-    )
+    table, q_note = q
     return "\n".join(
         [
             c_array(f"{fn}_w", "uint32_t", pw.words, w_note),
@@ -467,21 +443,21 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         raise UnsupportedModelError(f"{op.name}: corrected bias leaves int32; use smlad2")
     kernel = _kernel(g, scheme)
     pl = plan(g, scheme)
-    rq = requant_table(g, pw.bias)
-    fin = finish_plan(g, rq, scheme, pl)
+    table, q_note, rq_params = _requant_form(g, pw.bias, scheme, pl)
     nfull, tail = tail_words(g.cin, g.in_sb)
     off = int(pack_lanes(np.array([-scheme.a_lo]), np.array([-scheme.a_lo]))[0])
     pad = int(pack_lanes(np.array([g.zi + scheme.a_lo]), np.array([g.zi + scheme.a_lo]))[0])
     params = {
         "header": header_comment(f"conv2d/{TEMPLATE}", f"{kernel} {scheme.describe()}"),
         "fn": function, "fqn": g.name, "what": g.describe(), "macs": g.macs, "kernel": kernel,
-        "scheme_desc": scheme.describe(), "arrays": _arrays(g, function, pw, scheme, kernel),
+        "scheme_desc": scheme.describe(),
+        "arrays": _arrays(g, function, pw, scheme, kernel, (table, q_note)),
         "s": scheme.spacing, "a_lo": scheme.a_lo, "steps": scheme.steps,
         "bfx": "sbfx" if scheme.low_signed else "ubfx",
         "extract": "mq_slbc_sbfx_lo" if scheme.low_signed else "mq_slbc_ubfx_lo",
         "unroll": pl.unroll, "blk_words": pl.blk_words, "nox": pl.nox,
         "wpt": pl.wpt, "seg": pl.seg, "off_words": pl.off_words, "rb": pl.rb,
-        "rb_pixels": pl.rb_pixels, "fast_rq": rq.fast, "pre_shift": rq.pre_shift,
+        "rb_pixels": pl.rb_pixels, **rq_params,
         "ring": pl.ring, "flat": pl.flat, "full": pl.full, "tail_pair": pl.tail_pair,
         "slots": pl.slots, "dots": _dots(g, pl),
         "full_body": full_body(pl, scheme.low_signed) if pl.full else "",
@@ -493,8 +469,6 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "h": g.h, "w": g.w, "oh": g.oh, "ow": g.ow, "cout": g.cout,
         "kh": g.kh, "kw": g.kw, "sh": g.sh, "sw": g.sw, "pt": g.pt, "pl": g.pl,
         "z_out": g.zo, "act_min": g.act_min, "act_max": g.act_max,
-        "fin": fin, "fin_asm": finish_asm(fin) if fin else "",
-        "fin_r": int(rq.table[2]) if fin and fin.shift is not None else 0,
     }  # fmt: skip
     source = template_env(TEMPLATE_DIR).get_template(TEMPLATE).render(**params)
     return LayerCode(
