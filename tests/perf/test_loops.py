@@ -77,6 +77,8 @@ def test_maxpool_counts_splits() -> None:
     assert c["px"] == 16
     assert c["ld_w"] == 16 * 4 * 2
     assert c["max"] == 16 * 4 * 2 * 2
+    assert c["mask"] == c["max"]  # each split is one AND before its max
+    assert c["combine"] == 16 * 2  # one OR per word joins the 2 splits
 
 
 def test_avgpool_counts() -> None:
@@ -88,6 +90,18 @@ def test_avgpool_counts() -> None:
     assert c["loads"] == 2 * 16
     assert c["adds"] == 2 * 16 * 2
     assert c["out8"] == 8
+
+
+def test_dwconv_odd_width_guard() -> None:
+    """Depthwise 3x3 s1 on 6x5x8 w8a8 (the strip's s1x2 path): 3 pixel pairs per output row
+    of 5, per channel, and the odd width's guard on every pair."""
+    spec = LayerSpec(kind="dwconv2d", in_shape=(6, 5, 8), out_shape=(6, 5, 8), kernel=(3, 3),
+                     padding=(1, 1, 1, 1), w_bits=8, a_bits=8, out_bits=8)  # fmt: skip
+    c = _counts(spec, "dwstrip")
+    assert c["inner_s1x2"] == 8 * 6 * 3
+    assert c["odd_guard"] == 8 * 6 * 3
+    assert c["rows_s1x2"] == 8 * 6
+    assert c["out8"] == 8 * 6 * 5
 
 
 def test_family_without_counter_has_no_counts() -> None:

@@ -63,7 +63,7 @@ MIN_FIT_CASES = 12  # a tile group with fewer cases falls back to its family/kin
 CASES: dict[str, tuple[int, int]] = {
     "conv2d": (600, 120),
     "linear": (100, 24),
-    "dwconv2d": (80, 16),
+    "dwconv2d": (150, 16),
     "maxpool": (60, 16),
     "avgpool": (60, 16),
     "add": (40, 12),
@@ -141,7 +141,7 @@ def _conv_spec(rng: np.random.Generator, depthwise: bool) -> LayerSpec:
         h, cin = int(rng.choice([12, 16, 20, 24, 28, 32])), int(rng.choice([1, 1, 3]))
     w_in = h
     cout = cin if depthwise else int(rng.choice(OUT_CHANNELS))
-    k = int(rng.choice([k for k in ((1, 3, 3, 5, 7) if first else (1, 3, 3, 3, 5)) if k <= h]))
+    k = int(rng.choice([k for k in ((3, 3, 5, 7) if first else (1, 3, 3, 3, 5)) if k <= h]))
     kh = kw = k
     if rng.random() < RECT_SHARE:  # audio-like maps and windows (DS-CNN: 49x10, 10x4)
         h = int(rng.choice([h, 16, 25, 33, 49])) if first else h

@@ -251,9 +251,11 @@ def _dwconv(graph: Graph, op: Op, path: str | None) -> Counts:
         rows_in += sum(1 for y in range(y0, y0 + (rows - 1) * g.sh + g.kh) if 0 <= y < g.h)
     consts = dw._constants(g)  # the requantization form render emits
     form = consts["form"] if consts is not None else "generic"
-    per_row = -(-g.ow // 2) if p.path in ("s1x2", "pxpar") else g.ow
+    paired = p.path in ("s1x2", "pxpar")
+    per_row = -(-g.ow // 2) if paired else g.ow
     outs = g.cout * g.oh * g.ow
     feats: Counts = {
+        "fill": float(dw.GROUP * p.plane_bytes // 4),  # the planes' zero-point fill, once
         f"unpack{g.in_sb}": float(groups * rows_in * g.w),
         "unpack_rows": float(groups * rows_in),
         "chan": float(g.cout * p.bands),
@@ -264,6 +266,8 @@ def _dwconv(graph: Graph, op: Op, path: str | None) -> Counts:
         f"out{g.out_sb}": float(outs),
         "steps": float(g.cout * g.oh * per_row),
     }
+    if paired and g.ow % 2:  # the odd width's `ox + 1 < wo` guard
+        feats["odd_guard"] = float(g.cout * g.oh * per_row)
     if p.path == "generic":
         feats["taps_generic"] = float(outs * g.kh * (p.kwp // 2))
     return feats
@@ -288,6 +292,7 @@ def _maxpool(graph: Graph, op: Op) -> Counts:
             looped += 0 if unrolled else n
     pixels = g.oh * g.ow
     chunks = words + (1 if tail else 0)
+    masked = nsplit > 1  # sub-byte fields: each loaded word is ANDed once per split
     return {
         "px": float(pixels),
         "border": float(border_px),
@@ -296,6 +301,8 @@ def _maxpool(graph: Graph, op: Op) -> Counts:
         "ld_w": float(taps * words),
         f"ld_t{tail}": float(taps if tail else 0),
         "max": float(taps * chunks * nsplit),
+        "mask": float(taps * chunks * nsplit) if masked else 0.0,
+        "combine": float(pixels * chunks * (nsplit - 1)),
         "looped": float(looped * chunks),
         "steps": float(taps * chunks),
     }

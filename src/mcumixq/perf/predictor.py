@@ -194,8 +194,8 @@ def choose_kernel(spec: LayerSpec, *, isa: str = "m4", graph: Graph | None = Non
     ranked = candidates(graph, op, isa=isa)
     if not ranked:
         raise ConfigError(f"{spec.key}: no kernel family supports this layer on isa={isa}")
-    code = render_layer(graph, op, "mq_probe", isa=isa)
     family = ranked[0][1]
+    code = render_layer(graph, op, "mq_probe", isa=isa, prefer=family)  # supports() once more
     loops = loop_counts(graph, op, family) if isa == "m4" else {}
     return KernelChoice(
         family=family, scheme=code.scheme, kernel=code.kernel, loops=tuple(sorted(loops.items()))
