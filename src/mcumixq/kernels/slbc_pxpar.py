@@ -201,15 +201,14 @@ def finish_asm(f: Finish) -> str:
                     op2 = f"{src}, asr #{f.s - f.k}"
                 else:
                     op2 = f"{src}, lsl #{f.k - f.s}" if f.k > f.s else src
+                y = ys[field][pair]
+                sat = y if c == 0 else dst  # channel 0 saturates straight into the word
                 lines += [f"add {dst}, r8, {op2}", f"smmla {dst}, {dst}, r9, r10"]
                 if f.shift is None:
-                    lines += [f"asr {dst}, {dst}, r11", f"usat {dst}, #{f.out_bits}, {dst}"]
+                    lines += [f"asr {dst}, {dst}, r11", f"usat {sat}, #{f.out_bits}, {dst}"]
                 else:
-                    lines.append(f"usat {dst}, #{f.out_bits}, {dst}, asr #{f.shift}")
-                y = ys[field][pair]
-                if c == 0:
-                    lines.append(f"mov {y}, {dst}")
-                else:
+                    lines.append(f"usat {sat}, #{f.out_bits}, {dst}, asr #{f.shift}")
+                if c:
                     lines.append(f"orr {y}, {y}, {dst}, lsl #{c * f.out_sb}")
     return "".join(f'"{x}\\n\\t"' for x in lines)
 
