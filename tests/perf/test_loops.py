@@ -20,10 +20,12 @@ def _conv(h: int, cin: int, cout: int, w: int, a: int, k: int = 3) -> LayerSpec:
     )  # fmt: skip
 
 
-def _counts(spec: LayerSpec, family: str) -> dict[str, float]:
+def _counts(spec: LayerSpec, family: str, *, chosen: bool = True) -> dict[str, float]:
+    """Loop counts of `family` (which the registry must pick for the spec, if `chosen`)."""
     graph = probe_graph(spec, calib=2)
     op = graph.op(PROBE_OP)
-    assert candidates(graph, op)[0][1] == family
+    if chosen:
+        assert candidates(graph, op)[0][1] == family
     return loop_counts(graph, op, family)
 
 
@@ -39,6 +41,16 @@ def test_smlad2_block_counts() -> None:
     assert c["calls_two"] == 8 * 2
     assert c["steps"] == 8 * 2 * 36  # 9 taps x 2 words x 2 lane words per core call
     assert c["out8"] == 16 * 8
+
+
+def test_smlad2_sub_byte_rows_inside_unpack_as_a_group() -> None:
+    """4x4x8 a4, 3x3 pad 1: a window row is wholly inside the image for output columns 1 and
+    2 (ix0 = 0, 1) and its in-image rows (2, 3, 3, 2 over the output rows): 2 x 10 = 20 rows
+    of the 16 x 3 take the grouped unpack; the other 28 rows go tap by tap."""
+    c = _counts(_conv(4, 8, 8, 8, 4), "smlad2", chosen=False)
+    assert c["im_rows_fast"] == 20
+    assert c["im_taps"] == (16 * 3 - 20) * 3
+    assert c["im_words4"] == 100  # one word (8 nibbles) per in-image tap
 
 
 def test_smlad2_small_counts_repeat_the_odd_last_pixel() -> None:

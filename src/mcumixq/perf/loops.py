@@ -26,6 +26,7 @@ from mcumixq.kernels.pool import avgpool, maxpool
 from mcumixq.kernels.pool.window import PoolGeometry, pool_geometry
 from mcumixq.kernels.requant import fast_requant
 from mcumixq.packing.layout import storage_bits
+from mcumixq.packing.schemes import Scheme
 
 Counts = dict[str, float]
 # Families whose tiles are different templates (smlad2: 2x1 first-layer, 2x4 block, 1x4
@@ -85,6 +86,60 @@ def _out_bytes(n: int, sb: int) -> int:
     return (n * sb + 7) // 8
 
 
+def _variant(p: object) -> str:
+    """The asm core a plan renders (kernels/slbc.py): straight-line window, row-unrolled,
+    whole-segment NOX, looped NOX or the looped core with extractions."""
+    if getattr(p, "full", False):
+        return "full"
+    if getattr(p, "rows", False):
+        return "rows"
+    if getattr(p, "flat", False):
+        return "flat"
+    return "nox" if getattr(p, "nox", False) else "loop"
+
+
+def _finish_form(fin: object, fast: bool) -> str:
+    """Epilogue of a channel block: asm (shift fused into USAT, or per-channel ASR) or C."""
+    if fin is None:
+        return "c_fast" if fast else "c_gen"
+    uniform = getattr(fin, "shift", None) is not None
+    return "asm" if uniform else "asm_var"
+
+
+def _chpar_form(g: ConvGeometry, scheme: Scheme, p: slbc.Plan) -> str:
+    """The chpar epilogue render picks (`slbc._requant_form` where the family has it)."""
+    rq = slbc.requant_table(g, g.bias)
+    form = getattr(slbc, "_requant_form", None)
+    pw = slbc._packed(g, scheme) if form is not None else None
+    if form is None or pw is None:
+        return _finish_form(None, rq.fast)
+    params = form(g, pw.bias, scheme, p)[2]
+    return _finish_form(params.get("fin"), rq.fast)
+
+
+def _pxpar_form(g: ConvGeometry, scheme: Scheme, p: slbc_pxpar.Plan) -> str:
+    """The pxpar epilogue render picks (`slbc_pxpar.finish_plan` where the family has it)."""
+    rq = slbc.requant_table(g, g.bias)  # both parities share the form (same bound)
+    plan_fin = getattr(slbc_pxpar, "finish_plan", None)
+    if plan_fin is None:
+        return _finish_form(None, rq.fast)
+    pw = slbc_pxpar._packed(g, scheme)
+    if pw is None:
+        return _finish_form(None, rq.fast)
+    full = slbc_pxpar.requant_table(g, pw.bias, pw.cout_padded)
+    return _finish_form(plan_fin(g, full, scheme, p), full.fast)
+
+
+def _epilogue(form: str, px_blocks: int, blocks: list[int], width: int, pixels: int) -> Counts:
+    """Outputs requantized by the epilogue: whole blocks of `width` channels in asm (when the
+    form is an asm one), the rest (channel tails, or all) in C."""
+    outs = px_blocks * pixels * sum(blocks)
+    if not form.startswith("asm"):
+        return {f"rq_{form[2:]}": float(outs)}
+    asm = px_blocks * pixels * width * sum(1 for n in blocks if n == width)
+    return {f"rq_{form}": float(asm), "rq_fast": float(outs - asm)}
+
+
 def _chpar(graph: Graph, op: Op) -> Counts:
     """kernels/conv2d/conv2d__m4_slbc.c.in: ring of unpacked rows, 2 px x 8 ch core calls,
     an odd width's last pixels paired through the tail buffer, `_finish` per call."""
@@ -104,12 +159,9 @@ def _chpar(graph: Graph, op: Op) -> Counts:
         singles += g.oh % 2
     blocks = [8] * (g.cout // 8) + ([g.cout % 8] if g.cout % 8 else [])
     ncalls = (pairs + tails) * len(blocks)
-    variant = "full" if p.full else "rows" if p.rows else "flat" if p.flat else (
-        "nox" if p.nox else "loop")  # fmt: skip
-    feats |= _core(ncalls, g.kh * p.seg, p.blk_words, p.nox, p.unroll, g.kh, variant)
-    fast = slbc.requant_table(g, g.bias).fast
+    feats |= _core(ncalls, g.kh * p.seg, p.blk_words, p.nox, p.unroll, g.kh, _variant(p))
     outs = 2 * (pairs + tails) * g.cout
-    feats[f"rq_{'fast' if fast else 'gen'}"] = float(outs)
+    feats |= _epilogue(_chpar_form(g, scheme, p), pairs + tails, blocks, 8, 2)
     feats[f"out{g.out_sb}"] = float(outs)
     stored = sum(_out_bytes(n, g.out_sb) for n in blocks)
     feats["store"] = float((2 * (pairs + tails) - singles) * stored)
@@ -127,17 +179,23 @@ def _pxpar(graph: Graph, op: Op) -> Counts:
         return {}
     p = slbc_pxpar.plan(g, scheme)
     calls, copies, inside = _ring_rows(g, p.ring, g.kh)
-    feats = _unpack(g, calls, inside, p.rbu_pixels, p.wpt, "u_")
-    feats["u_pair"] = float(calls * p.rbp)
+    nfull, tail = slbc.tail_words(g.cin, g.in_sb)
+    if tail:  # raw lane row, then paired word by word
+        feats = _unpack(g, calls, inside, p.rbu_pixels, p.wpt, "u_")
+        feats["u_pair"] = float(calls * p.rbp)
+    else:  # whole-word pixels: the paired row is built straight from the packed pixels
+        feats = {
+            "d_rows": float(calls),
+            "d_cols": float(calls * p.rbu_pixels),
+            f"d_words{g.in_sb}": float(calls * (p.rbu_pixels - g.sw) * nfull),
+        }
     feats["u_copy"] = float(copies * p.rbp)
     quads = g.oh * -(-g.ow // 4)
     blocks = [4] * (g.cout // 4) + ([g.cout % 4] if g.cout % 4 else [])
     ncalls = quads * len(blocks)
-    variant = "nox" if p.nox else "loop"
-    feats |= _core(ncalls, g.kh * p.seg, p.blk_words, p.nox, p.unroll, g.kh, variant)
-    fast = slbc.requant_table(g, g.bias).fast  # both parities share the form (same bound)
+    feats |= _core(ncalls, g.kh * p.seg, p.blk_words, p.nox, p.unroll, g.kh, _variant(p))
     outs = 4 * quads * g.cout
-    feats[f"rq_{'fast' if fast else 'gen'}"] = float(outs)
+    feats |= _epilogue(_pxpar_form(g, scheme, p), quads, blocks, 4, 4)
     feats[f"out{g.out_sb}"] = float(outs)
     real = g.oh * g.ow  # pixels stored (dummies past the row end are not)
     feats["store"] = float(real * sum(_out_bytes(n, g.out_sb) for n in blocks))
@@ -154,6 +212,18 @@ def _taps_inside(g: ConvGeometry, pixels: list[int]) -> tuple[int, int]:
         xs = sum(1 for kx in range(g.kw) if 0 <= ox * g.sw - g.pl + kx < g.w)
         inside += ys * xs
     return inside, len(pixels) * g.kh * g.kw - inside
+
+
+def _whole_rows(g: ConvGeometry, pixels: list[int]) -> int:
+    """Window rows (pixel, ky) lying wholly inside the image, which smlad2's sub-byte im2col
+    unpacks as one group (`_taps`) instead of tap by tap."""
+    rows = 0
+    for p in pixels:
+        oy, ox = divmod(p, g.ow)
+        ix0 = ox * g.sw - g.pl
+        if ix0 >= 0 and ix0 + g.kw <= g.w:
+            rows += sum(1 for ky in range(g.kh) if 0 <= oy * g.sh - g.pt + ky < g.h)
+    return rows
 
 
 def _pixel_sequence(npix: int) -> list[int]:
@@ -177,7 +247,12 @@ def _smlad2(graph: Graph, op: Op) -> Counts:
     seq = [0] if onepx else _pixel_sequence(npix)
     inside, outside = _taps_inside(g, seq)
     steps = smlad.stream_order(g).shape[0]
-    feats: Counts = {"im_calls": float(len(seq)), "im_taps": float(len(seq) * g.kh * g.kw)}
+    fast_rows = _whole_rows(g, seq) if smlad.is_fast(g) and g.in_sb < 8 and g.kw > 1 else 0
+    feats: Counts = {
+        "im_calls": float(len(seq)),
+        "im_taps": float((len(seq) * g.kh - fast_rows) * g.kw),  # taps taken one by one
+        "im_rows_fast": float(fast_rows),  # window rows inside the image: one grouped unpack
+    }
     if smlad.is_fast(g):
         wpt = g.in_pixel_bytes // 4
         feats[f"im_words{g.in_sb}"] = float(inside * wpt)
