@@ -43,8 +43,9 @@ def _args() -> argparse.Namespace:
     p.add_argument("--finetune-epochs", type=int, default=1, help="QAT epochs per point")
     p.add_argument("--search-epochs", type=int, default=1)
     p.add_argument("--search-limit", type=int, default=2000, help="images per search epoch")
-    p.add_argument("--fractions", default="0.56,0.65,0.8", help="budgets as 8/8 fractions")
+    p.add_argument("--fractions", default="0.56,0.62,0.7,0.85", help="budgets as 8/8 fractions")
     p.add_argument("--uniform", default="8/8,4/4,2/2", help="uniform reference points")
+    p.add_argument("--lam", type=float, default=0.0, help="search cost weight (0: budget only)")
     p.add_argument("--samples", type=int, default=3, help="emulated self-test images per point")
     p.add_argument("--threads", type=int, default=1, help="torch threads (2 cores, shared)")
     p.add_argument("--seed", type=int, default=0)
@@ -63,7 +64,7 @@ def _pareto_argv(a: argparse.Namespace) -> list[str]:
             "--finetune-epochs", str(a.finetune_epochs), "--search-epochs", str(a.search_epochs),
             "--search-limit", str(a.search_limit), "--fractions", a.fractions,
             "--uniform", a.uniform, "--samples", str(a.samples), "--seed", str(a.seed),
-            "--json"]  # fmt: skip
+            "--lam", str(a.lam), "--json"]  # fmt: skip
     if a.data_dir is not None:
         argv += ["--data-dir", str(a.data_dir)]
     return argv + (["--quick-calibration"] if a.quick else [])
