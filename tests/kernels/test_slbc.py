@@ -306,29 +306,37 @@ def _with_requant(g: Graph, *, shift: np.ndarray | None, act_min: int, act_max: 
     return dataclasses.replace(g, ops=(*g.ops[:-1], op2))
 
 
-# (pair, output bits, shifts, clamp, cout): the asm epilogue with the shift fused into USAT
-# (uniform shifts; shifts 1 apart: the scaled form) or a per-channel ASR (shifts 8 apart: the
-# scaled form would overflow), 2-, 4- and 8-bit containers, low totals from the core (w4a4 cin
-# 32) or none (NOX), a channel tail (cout 13: the C finish for the last 5); act_min > 0 or a
-# narrower act_max (ReLU6-like) keep the general C clamp.
+# (pair, output bits, shifts, clamp, cout, input shape): the asm epilogue with the shift fused
+# into USAT (uniform shifts; shifts 1 apart: the scaled form) or a per-channel ASR (shifts 8
+# apart: the scaled form would overflow), 2-, 4- and 8-bit containers, low totals from the
+# core (w4a4 cin 32) or none (NOX), a channel tail (cout 13: the C finish for the last 5);
+# act_min > 0 or a narrower act_max (ReLU6-like) keep the general C clamp. Windows of <= 72
+# steps (cin 16, 1x1 at cin 32) run every channel block in one asm loop (MQ_SLBC_ASM_FULL_LOOP),
+# with a scratch pixel 1 where an odd single row has none.
 FINISH_CASES = [
-    ("w4a4", 4, "uniform", "full", 16),
-    ("w4a4", 4, "mixed", "full", 13),
-    ("w4a4", 4, "spread", "full", 8),
-    ("w2a2", 8, "spread", "full", 8),
-    ("w2a2", 2, "uniform", "full", 8),
-    ("w2a2", 8, "mixed", "full", 16),
-    ("w3a3", 8, "uniform", "full", 8),
-    ("w2a4", 3, "mixed", "full", 8),
-    ("w4a4", 4, "mixed", "min2", 8),
-    ("w2a2", 4, "uniform", "max6", 8),
+    ("w4a4", 4, "uniform", "full", 16, (4, 5, 32)),
+    ("w4a4", 4, "mixed", "full", 13, (4, 5, 32)),
+    ("w4a4", 4, "spread", "full", 8, (4, 5, 32)),
+    ("w2a2", 8, "spread", "full", 8, (4, 5, 32)),
+    ("w2a2", 2, "uniform", "full", 8, (4, 5, 32)),
+    ("w2a2", 8, "mixed", "full", 16, (4, 5, 32)),
+    ("w3a3", 8, "uniform", "full", 8, (4, 5, 32)),
+    ("w2a4", 3, "mixed", "full", 8, (4, 5, 32)),
+    ("w4a4", 4, "mixed", "min2", 8, (4, 5, 32)),
+    ("w2a2", 4, "uniform", "max6", 8, (4, 5, 32)),
+    ("w4a4", 4, "uniform", "full", 16, (4, 4, 16)),
+    ("w4a4", 8, "mixed", "full", 21, (3, 5, 16)),
+    ("w2a8", 2, "spread", "full", 16, (1, 5, 8)),
+    ("w3a3", 4, "mixed", "full", 8, (1, 3, 16)),
+    ("w2a2", 3, "uniform", "full", 24, (5, 4, 16)),
 ]
 
 
-def _finish_graph(pair: str, out_bits: int, shifts: str, clamp: str, cout: int) -> Graph:
+def _finish_graph(
+    pair: str, out_bits: int, shifts: str, clamp: str, cout: int, shape: tuple[int, int, int]
+) -> Graph:
     p = BitPair.parse(pair)
-    g = conv_graph(cout, (4, 5, 32), cout, w_bits=p.w, a_bits=p.a, out_bits=out_bits,
-                   zero_point=1)  # fmt: skip
+    g = conv_graph(cout, shape, cout, w_bits=p.w, a_bits=p.a, out_bits=out_bits, zero_point=1)
     s = g.ops[-1].requant.shift
     step = {"uniform": 0, "mixed": 1, "spread": 8}[shifts]
     shift = np.full_like(s, int(s.max())) - step * (np.arange(cout) % 2)
@@ -337,17 +345,37 @@ def _finish_graph(pair: str, out_bits: int, shifts: str, clamp: str, cout: int) 
     return _with_requant(g, shift=shift, act_min=act_min, act_max=act_max)
 
 
-@pytest.mark.parametrize(("pair", "out_bits", "shifts", "clamp", "cout"), FINISH_CASES)
-def test_finish_plan_picks_the_asm_epilogue(pair, out_bits, shifts, clamp, cout) -> None:
-    """USAT's range is the clamp: asm epilogue (fused ASR when every shift is equal); else C."""
-    g = _finish_graph(pair, out_bits, shifts, clamp, cout)
+FINISH_ARGS = ("pair", "out_bits", "shifts", "clamp", "cout", "shape")
+
+
+@pytest.mark.parametrize(FINISH_ARGS, FINISH_CASES)
+def test_finish_plan_picks_the_asm_epilogue(pair, out_bits, shifts, clamp, cout, shape) -> None:
+    """USAT's range is the clamp: asm epilogue (fused ASR unless shifts are far apart); else C.
+    Straight-line windows loop over the channel blocks in asm."""
+    g = _finish_graph(pair, out_bits, shifts, clamp, cout, shape)
     code = slbc.render(g, g.ops[-1], "mq_layer_test", "m4")
     assert ("smmla r6, r6, r9, r10" in code.source) == (clamp == "full")
+    full = shape[2] == 16 or pair == "w2a8"
+    assert ("MQ_SLBC_ASM_FULL_LOOP(a," in code.source) == (full and clamp == "full")
     if clamp == "full":
         fused = f"usat r6, #{out_bits}, r6, asr #" in code.source
         assert fused == (shifts != "spread")
         assert ("asr r6, r6, r11" in code.source) == (shifts == "spread")
         assert ("mla r6, r4, r11, r8" in code.source) == (shifts == "mixed")
+
+
+@pytest.mark.emulator
+@pytest.mark.parametrize(FINISH_ARGS, FINISH_CASES)
+def test_finish_bit_exact_in_the_emulator(pair, out_bits, shifts, clamp, cout, shape, tmp_path):
+    """The asm epilogue (DSP path) and the C finish it falls back to, against ir.reference;
+    the host run (no DSP: the C finish) must agree too."""
+    from mcumixq.codegen.bench import bench_case
+
+    g = _finish_graph(pair, out_bits, shifts, clamp, cout, shape)
+    r = bench_case(g, "op", out_dir=tmp_path / "case", prefer="slbc")
+    assert r.bit_exact, f"{r.kernel}: {r.first_mismatch}"
+    assert r.scheme == "chpar4"
+    run_slbc(g, seed=cout)
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -376,17 +404,3 @@ def test_scaled_table_equals_requantize(seed) -> None:
         y = np.clip(hi >> (sc.shift_hi if c % 2 else sc.shift_lo), 0, 15)
         m, sh = int(geo.multiplier[c]), int(geo.shift[c])
         assert np.array_equal(y, requantize(acc, m, sh, geo.zo, 0, 15)), c
-
-
-@pytest.mark.emulator
-@pytest.mark.parametrize(("pair", "out_bits", "shifts", "clamp", "cout"), FINISH_CASES)
-def test_finish_bit_exact_in_the_emulator(pair, out_bits, shifts, clamp, cout, tmp_path):
-    """The asm epilogue (DSP path) and the C finish it falls back to, against ir.reference;
-    the host run (no DSP: the C finish) must agree too."""
-    from mcumixq.codegen.bench import bench_case
-
-    g = _finish_graph(pair, out_bits, shifts, clamp, cout)
-    r = bench_case(g, "op", out_dir=tmp_path / "case", prefer="slbc")
-    assert r.bit_exact, f"{r.kernel}: {r.first_mismatch}"
-    assert r.scheme == "chpar4"
-    run_slbc(g, seed=cout)

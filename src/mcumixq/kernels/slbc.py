@@ -33,7 +33,7 @@ from mcumixq.kernels.geometry import ConvGeometry, conv_geometry
 from mcumixq.kernels.names import kernel_name
 from mcumixq.kernels.registry import LayerCode, header_comment, template_env
 from mcumixq.kernels.requant import fast_requant
-from mcumixq.kernels.slbc_finish import Finish, finish_asm, scaled_table
+from mcumixq.kernels.slbc_finish import Finish, finish_asm, scaled_table, store_asm
 from mcumixq.numerics import accumulator_bound
 from mcumixq.packing.choose import BUILT_FAMILIES, CostModel, choose_scheme
 from mcumixq.packing.fields import pack_lanes
@@ -404,9 +404,11 @@ def _requant_form(
     else:
         note = "per channel {bias', M, s, 0}, bias' = bias - (z+a_shift)*sum(w)"
         table = rq.table
+    r_imm = int(table[2]) if fin and fin.shift is not None and not fin.scaled else None
     params.update(
-        fin=fin, fin_asm=finish_asm(fin) if fin else "",
-        fin_r=int(table[2]) if fin and fin.shift is not None and not fin.scaled else 0,
+        fin=fin, fin_asm=finish_asm(fin) if fin else "", fin_r=r_imm or 0,
+        loop_asm=p.full and fin is not None and g.cout >= 8,
+        fin_loop_asm=finish_asm(fin, r_imm) if fin else "", store_asm=store_asm(g.out_sb),
     )  # fmt: skip
     return table, note, params
 

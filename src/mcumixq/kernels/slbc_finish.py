@@ -103,15 +103,31 @@ def _requant(f: Finish, half: int, src: str, dst: str) -> list[str]:
     return [*lines, f"usat {dst}, #{f.out_bits}, {dst}, asr #{f.shift}"]
 
 
-def finish_asm(f: Finish) -> str:
+def store_asm(out_sb: int) -> str:
+    """Asm storing the block's packed words (r2/r3, 8-bit: r12/lr too) at o0/o1 (args r0)
+    with post-increment: 8 channels x out_sb bits = out_sb bytes per pixel."""
+    if out_sb == 8:
+        stores = ["str r2, [r4], #4", "str r12, [r4], #4", "str r3, [r5], #4", "str lr, [r5], #4"]
+    elif out_sb == 4:
+        stores = ["str r2, [r4], #4", "str r3, [r5], #4"]
+    else:
+        stores = ["strh r2, [r4], #2", "strh r3, [r5], #2"]
+    lines = ["ldrd r4, r5, [r0, #80]", *stores, "strd r4, r5, [r0, #80]"]
+    return "".join(f'"{x}\\n\\t"' for x in lines)
+
+
+def finish_asm(f: Finish, r_imm: int | None = None) -> str:
     """Asm (C string lines) requantizing and packing 8 channels of two pixels, registers fixed
     by the caller: r0 args, r1 the channel block's table (advanced 128 bytes), outputs r2/r3
     (pixel 0/1; 8-bit containers: channels 4..7 in r12/lr), r8-r11 one channel's constants
     (uniform shift: r10 = R, loaded once), r4-r7 the pair's accumulators and fields.
     Per channel and pixel: ADD or MLA (bias, field), SMMLA, USAT (ASR fused unless the shift
-    is per channel), ORR into the packed word."""
+    is per channel), ORR into the packed word. `r_imm` loads the uniform R into r10 first."""
     bfx = "sbfx" if f.low_signed else "ubfx"
     lines: list[str] = []
+    if r_imm is not None:  # the uniform R, when r10 is not an input (the block loop)
+        u = r_imm & 0xFFFFFFFF
+        lines += [f"movw r10, #{u & 0xFFFF}", f"movt r10, #{u >> 16}"]
     for qp in range(4):
         lines.append(f"ldrd r4, r5, [r0, #{8 + 8 * qp}]")
         if f.low:

@@ -130,6 +130,10 @@ typedef struct {
     int32_t acc[8];         /* +8  acc[2q + p]: pixel p, channel pair q (fields L + H*2^S) */
     const uint32_t *pa_end; /* +40 end of this segment of the pixel-0 stream */
     int32_t low[8];         /* +44 sums of the extracted low fields, same order as acc */
+    const int32_t *q;       /* +76 MQ_SLBC_ASM_FULL_LOOP: the requantization table */
+    uint8_t *o0;            /* +80 output pixel 0, advanced per channel block */
+    uint8_t *o1;            /* +84 output pixel 1 (a scratch pixel when there is none) */
+    int32_t nblk;           /* +88 channel blocks left */
 } mq_slbc_args;
 
 /* One step: act words of pixels 0 and 1 x 4 weight words (channel pairs 0..3) = 8 SMLAD,
@@ -353,6 +357,33 @@ typedef struct {
                          "add sp, sp, #8\n\t"                                                    \
                          "adds r0, #8\n\t"                                                       \
                          "stm r0, {r2-r9}\n\t"                                                   \
+                         : "+r"(r0_args)                                                         \
+                         : [s] "i"(S), [off] "i"(OFF), [jump] "i"(JUMP_BYTES)                    \
+                         : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11",   \
+                           "r12", "lr", "cc", "memory");                                         \
+    } while (0)
+
+/* MQ_SLBC_ASM_FULL over all nblk channel blocks of a pixel pair, each followed by the asm
+ * epilogue FIN (kernels/slbc_finish.finish_asm) and STORE (the packed words to o0/o1, which
+ * advance): no C between blocks, so the per-block glue (argument set-up, the core's entry
+ * and exit, loop counters in C spills) is a few instructions. pa stays the window; pw and q
+ * advance through the blocks. */
+#define MQ_SLBC_ASM_FULL_LOOP(args, BODY, FIN, STORE, S, OFF, JUMP_BYTES)                        \
+    do {                                                                                         \
+        register mq_slbc_args *r0_args __asm__("r0") = (args);                                   \
+        __asm__ volatile("sub sp, sp, #8\n\t"                                                    \
+                         "str r0, [sp]\n\t"                                                      \
+                         "1:\n\t"                                                                \
+                         "ldm r0, {r0, r1}\n\t" BODY "ldr r0, [sp]\n\t"                          \
+                         "str r1, [r0, #4]\n\t"                                                  \
+                         "add r1, r0, #8\n\t"                                                    \
+                         "stm r1, {r2-r9}\n\t"                                                   \
+                         "ldr r1, [r0, #76]\n\t" FIN "str r1, [r0, #76]\n\t" STORE             \
+                         "ldr r4, [r0, #88]\n\t"                                                 \
+                         "subs r4, r4, #1\n\t"                                                   \
+                         "str r4, [r0, #88]\n\t"                                                 \
+                         "bne 1b\n\t"                                                            \
+                         "add sp, sp, #8\n\t"                                                    \
                          : "+r"(r0_args)                                                         \
                          : [s] "i"(S), [off] "i"(OFF), [jump] "i"(JUMP_BYTES)                    \
                          : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11",   \
