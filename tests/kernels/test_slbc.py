@@ -404,3 +404,25 @@ def test_scaled_table_equals_requantize(seed) -> None:
         y = np.clip(hi >> (sc.shift_hi if c % 2 else sc.shift_lo), 0, 15)
         m, sh = int(geo.multiplier[c]), int(geo.shift[c])
         assert np.array_equal(y, requantize(acc, m, sh, geo.zo, 0, 15)), c
+
+
+def test_packed_low_totals_where_int16_holds() -> None:
+    """Two pixels' low totals share a word (MQ_SLBC_XTRP_*) where max|a'| * sum|w| < 2^15 and
+    the window extracts at least twice; w2a8 over 3x3x64 (sum|w| * 128 can pass 2^15) and a
+    NOX window (no extraction) keep one total per accumulator."""
+    from mcumixq.kernels.geometry import conv_geometry
+
+    g = conv_graph(3, (4, 5, 32), 8, w_bits=4, a_bits=4, out_bits=4)
+    geo = conv_geometry(g, g.ops[-1])
+    scheme = slbc.layer_scheme(geo, force=True)
+    assert scheme is not None and slbc.packed_low(geo, scheme)
+    assert "MQ_SLBC_XTRP_SBFX" in slbc.render(g, g.ops[-1], "mq_l", "m4").source
+    wide = conv_graph(3, (4, 5, 64), 8, w_bits=2, a_bits=8, out_bits=4)
+    geo = conv_geometry(wide, wide.ops[-1])
+    scheme = slbc.layer_scheme(geo, force=True)
+    assert scheme is not None
+    w = np.abs(geo.weight.reshape(8, -1).astype(np.int64))[0::2].sum(axis=1).max()
+    assert slbc.packed_low(geo, scheme) == (w * 128 < 1 << 15)
+    assert ("XTRP" in slbc.render(wide, wide.ops[-1], "mq_l", "m4").source) == (w * 128 < 1 << 15)
+    nox = conv_graph(3, (4, 5, 32), 8, w_bits=2, a_bits=2, out_bits=4)
+    assert "XTRP" not in slbc.render(nox, nox.ops[-1], "mq_l", "m4").source

@@ -271,10 +271,24 @@ def rows_block(steps: int, seg: int) -> int:
     return blk if rows_cost < loop_cost else 0
 
 
-def seg_body(p: Plan, low_signed: bool) -> str:
+def xtr_name(low_signed: bool, packed: bool = False) -> str:
+    """The extraction macro: SBFX/UBFX fields, totals per accumulator or packed (XTRP)."""
+    return f"MQ_SLBC_XTR{'P' if packed else ''}_{'SBFX' if low_signed else 'UBFX'}"
+
+
+def packed_low(g: ConvGeometry, scheme: Scheme) -> bool:
+    """Low totals fit int16 for every input (so two pixels share a word, MQ_SLBC_XTRP_*):
+    |sum a' * w| <= max|a'| * sum|w| over the low field's channel, the even channels, with
+    a' anywhere in [a_lo, 2^a - 1 + a_lo] (padding columns included)."""
+    a_max = max(abs(scheme.a_lo), abs((1 << g.in_bits) - 1 + scheme.a_lo))
+    w = np.abs(g.weight.reshape(g.cout, -1).astype(np.int64))[0::2]
+    return bool(w.size) and int(w.sum(axis=1).max()) * a_max < (1 << 15)
+
+
+def seg_body(p: Plan, low_signed: bool, packed: bool = False) -> str:
     """One window row of MQ_SLBC_ASM_ROWS: seg steps with an extraction after every
     blk_words steps except the last (the row end's is in the macro, after the end test)."""
-    xtr = "MQ_SLBC_XTR_SBFX" if low_signed else "MQ_SLBC_XTR_UBFX"
+    xtr = xtr_name(low_signed, packed)
     parts: list[str] = []
     for i in range(1, p.seg + 1):
         parts.append("MQ_SLBC_STEP")
@@ -301,15 +315,15 @@ def _dots(g: ConvGeometry, p: Plan) -> list[Dot]:
     return dots
 
 
-def full_body(p: Plan, low_signed: bool) -> str:
+def full_body(p: Plan, low_signed: bool, packed: bool = False) -> str:
     """The straight-line window of MQ_SLBC_ASM_FULL: kh segments of seg steps with a row jump
     between segments and a low-field extraction after every blk_words steps except the last
     (counted across segments, as mq_slbc_core_c does; the caller extracts at the end). The
     first step starts the accumulators (SMUAD) and the first extraction starts low[], so
     neither needs zeroing."""
     total = p.kh * p.seg
-    xtr = "MQ_SLBC_XTR_SBFX" if low_signed else "MQ_SLBC_XTR_UBFX"
-    xtr0 = xtr.replace("XTR", "XTR0")
+    xtr = xtr_name(low_signed, packed)
+    xtr0 = xtr.replace("_SBFX", "0_SBFX").replace("_UBFX", "0_UBFX")
     parts: list[str] = []
     for i in range(1, total + 1):
         parts.append("MQ_SLBC_STEP0" if i == 1 else "MQ_SLBC_STEP")
@@ -377,13 +391,14 @@ def finish_plan(g: ConvGeometry, rq: RqTable, scheme: Scheme, p: Plan) -> Finish
 
 
 def _requant_form(
-    g: ConvGeometry, bias: np.ndarray, scheme: Scheme, p: Plan
+    g: ConvGeometry, bias: np.ndarray, scheme: Scheme, p: Plan, packed: bool
 ) -> tuple[np.ndarray, str, dict[str, object]]:
     """The requantization table, its note and template parameters: the scaled form
     (kernels/slbc_finish.scaled_table) where shifts differ and it is exact, else
     requant_table's; the asm epilogue (finish_plan) wherever the clamp allows."""
     rq = requant_table(g, bias)
     fin = finish_plan(g, rq, scheme, p)
+    fin = dataclasses.replace(fin, packed_low=packed) if fin else None
     sc = scaled_table(g, bias, scheme.spacing) if fin is not None and fin.shift is None else None
     params: dict[str, object] = {"fast_rq": rq.fast, "pre_shift": rq.pre_shift, "scaled": False}
     if sc is not None and fin is not None:
@@ -445,7 +460,10 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         raise UnsupportedModelError(f"{op.name}: corrected bias leaves int32; use smlad2")
     kernel = _kernel(g, scheme)
     pl = plan(g, scheme)
-    table, q_note, rq_params = _requant_form(g, pw.bias, scheme, pl)
+    # packing pays from the second extraction on (decoding costs the epilogue 2 per pair)
+    xtrs = (g.kh * pl.seg - 1) // pl.blk_words
+    packed = not pl.nox and (pl.full or pl.rows) and xtrs >= 2 and packed_low(g, scheme)
+    table, q_note, rq_params = _requant_form(g, pw.bias, scheme, pl, packed)
     nfull, tail = tail_words(g.cin, g.in_sb)
     off = int(pack_lanes(np.array([-scheme.a_lo]), np.array([-scheme.a_lo]))[0])
     pad = int(pack_lanes(np.array([g.zi + scheme.a_lo]), np.array([g.zi + scheme.a_lo]))[0])
@@ -462,9 +480,9 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "rb_pixels": pl.rb_pixels, **rq_params,
         "ring": pl.ring, "flat": pl.flat, "full": pl.full, "tail_pair": pl.tail_pair,
         "slots": pl.slots, "dots": _dots(g, pl),
-        "full_body": full_body(pl, scheme.low_signed) if pl.full else "",
-        "rows": pl.rows, "seg_body": seg_body(pl, scheme.low_signed) if pl.rows else "",
-        "xtr": "MQ_SLBC_XTR_SBFX" if scheme.low_signed else "MQ_SLBC_XTR_UBFX",
+        "full_body": full_body(pl, scheme.low_signed, packed) if pl.full else "",
+        "rows": pl.rows, "seg_body": seg_body(pl, scheme.low_signed, packed) if pl.rows else "",
+        "xtr": xtr_name(scheme.low_signed, packed), "packed_low": packed,
         "cout_full": g.cout - g.cout % 8, "cout_tail": g.cout % 8, "off": off, "pad_word": pad,
         "in_sb": g.in_sb, "in_pb": g.in_pixel_bytes,
         "out_sb": g.out_sb, "out_pb": g.out_pixel_bytes, "nfull": nfull, "tail": tail,

@@ -37,6 +37,7 @@ class Finish:
     shift: int | None  # every channel's final shift (USAT ..., ASR #shift), or None: per channel
     scaled: bool = False  # the scaled form: shift is the low fields', shift_hi the high fields'
     shift_hi: int = 0
+    packed_low: bool = False  # low totals packed per pair: low[q] = T(pixel 0) + T(pixel 1)<<16
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -130,7 +131,10 @@ def finish_asm(f: Finish, r_imm: int | None = None) -> str:
         lines += [f"movw r10, #{u & 0xFFFF}", f"movt r10, #{u >> 16}"]
     for qp in range(4):
         lines.append(f"ldrd r4, r5, [r0, #{8 + 8 * qp}]")
-        if f.low:
+        if f.low and f.packed_low:  # r8 = T0 (SXTH), r9 = T1 (the rest, >> 16)
+            lines += [f"ldr r9, [r0, #{44 + 4 * qp}]", "sxth r8, r9", "sub r9, r9, r8",
+                      "asr r9, r9, #16"]  # fmt: skip
+        elif f.low:
             lines.append(f"ldrd r8, r9, [r0, #{44 + 8 * qp}]")
         lines += [f"{bfx} r6, r4, #0, #{f.s}", f"{bfx} r7, r5, #0, #{f.s}"]
         lines += ["sub r4, r4, r6", "sub r5, r5, r7"]

@@ -207,6 +207,44 @@ typedef struct {
     MQ_SLBC_EXTRACT2_FIRST(BFX, "r2", "r3", "44") MQ_SLBC_EXTRACT2_FIRST(BFX, "r4", "r5", "52")  \
     MQ_SLBC_EXTRACT2_FIRST(BFX, "r6", "r7", "60") MQ_SLBC_EXTRACT2_FIRST(BFX, "r8", "r9", "68")
 
+/* Packed low totals (kernels/slbc.packed_low proves every total of the layer within int16):
+ * low[q] = T_q(pixel 0) + T_q(pixel 1) * 2^16 for channel pair q, so 2 pairs cost one
+ * LDRD/STRD instead of two. The pixel-0 field goes in as is, the pixel-1 field shifted by 16
+ * (borrows from a negative pixel-0 total are undone when decoding: mq_slbc_unpack_low). */
+#define MQ_SLBC_XTRP2(BFX, RA, RB, T)                                                            \
+    BFX " lr, " RA ", #0, #%c[s]\n\t"                                                             \
+    "sub " RA ", " RA ", lr\n\t"                                                                 \
+    "add " T ", " T ", lr\n\t" BFX " lr, " RB ", #0, #%c[s]\n\t"                                \
+    "sub " RB ", " RB ", lr\n\t"                                                                 \
+    "add " T ", " T ", lr, lsl #16\n\t"
+
+#define MQ_SLBC_XTRP_ALL(BFX)                                                                    \
+    "ldr r12, [sp]\n\t"                                                                          \
+    "ldrd r10, r11, [r12, #44]\n\t"                                                              \
+    MQ_SLBC_XTRP2(BFX, "r2", "r3", "r10")                                                        \
+    MQ_SLBC_XTRP2(BFX, "r4", "r5", "r11")                                                        \
+    "strd r10, r11, [r12, #44]\n\t"                                                              \
+    "ldrd r10, r11, [r12, #52]\n\t"                                                              \
+    MQ_SLBC_XTRP2(BFX, "r6", "r7", "r10")                                                        \
+    MQ_SLBC_XTRP2(BFX, "r8", "r9", "r11")                                                        \
+    "strd r10, r11, [r12, #52]\n\t"
+
+/* The first packed extraction: the totals start at the fields (no load, nothing zeroed). */
+#define MQ_SLBC_XTRP2_FIRST(BFX, RA, RB, T)                                                      \
+    BFX " " T ", " RA ", #0, #%c[s]\n\t"                                                          \
+    "sub " RA ", " RA ", " T "\n\t" BFX " lr, " RB ", #0, #%c[s]\n\t"                             \
+    "sub " RB ", " RB ", lr\n\t"                                                                 \
+    "add " T ", " T ", lr, lsl #16\n\t"
+
+#define MQ_SLBC_XTRP_FIRST(BFX)                                                                  \
+    "ldr r12, [sp]\n\t"                                                                          \
+    MQ_SLBC_XTRP2_FIRST(BFX, "r2", "r3", "r10")                                                  \
+    MQ_SLBC_XTRP2_FIRST(BFX, "r4", "r5", "r11")                                                  \
+    "strd r10, r11, [r12, #44]\n\t"                                                              \
+    MQ_SLBC_XTRP2_FIRST(BFX, "r6", "r7", "r10")                                                  \
+    MQ_SLBC_XTRP2_FIRST(BFX, "r8", "r9", "r11")                                                  \
+    "strd r10, r11, [r12, #52]\n\t"
+
 #define MQ_SLBC_EXTRACT_ALL(BFX)                                                                 \
     MQ_SLBC_EXTRACT2(BFX, "r2", "r3", "44") MQ_SLBC_EXTRACT2(BFX, "r4", "r5", "52")              \
     MQ_SLBC_EXTRACT2(BFX, "r6", "r7", "60") MQ_SLBC_EXTRACT2(BFX, "r8", "r9", "68")
@@ -342,6 +380,10 @@ typedef struct {
 #define MQ_SLBC_XTR_UBFX "ldr r12, [sp]\n\t" MQ_SLBC_EXTRACT_ALL("ubfx")
 #define MQ_SLBC_XTR0_SBFX "ldr r12, [sp]\n\t" MQ_SLBC_EXTRACT_FIRST("sbfx")
 #define MQ_SLBC_XTR0_UBFX "ldr r12, [sp]\n\t" MQ_SLBC_EXTRACT_FIRST("ubfx")
+#define MQ_SLBC_XTRP_SBFX MQ_SLBC_XTRP_ALL("sbfx")
+#define MQ_SLBC_XTRP_UBFX MQ_SLBC_XTRP_ALL("ubfx")
+#define MQ_SLBC_XTRP0_SBFX MQ_SLBC_XTRP_FIRST("sbfx")
+#define MQ_SLBC_XTRP0_UBFX MQ_SLBC_XTRP_FIRST("ubfx")
 
 /* The whole window as straight-line code BODY (steps, row jumps and extractions scheduled
  * offline, kernels/slbc.full_body): no loop tests or block bookkeeping at all, for windows of
@@ -418,6 +460,15 @@ typedef struct {
                            "r12", "lr", "cc", "memory");                                         \
     } while (0)
 #endif
+
+/* Pixel p's total of channel pair q from packed low totals (MQ_SLBC_XTRP_*):
+ * low[q] = T0 + T1 * 2^16 (mod 2^32) with |T0|, |T1| < 2^15. */
+static inline int32_t mq_slbc_unpack_low(const int32_t *low, int q, int p)
+{
+    uint32_t w = (uint32_t)low[q];
+    int32_t t0 = mq_asr32(mq_s32(w << 16), 16);
+    return p == 0 ? t0 : mq_asr32(mq_s32(w - (uint32_t)t0), 16);
+}
 
 /* Plain C core with the same blocks and result (host builds and the reference for the asm):
  * segments of `seg` words `jump` words apart, pixel 1 `off` words after pixel 0, the low
