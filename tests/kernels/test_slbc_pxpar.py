@@ -176,6 +176,7 @@ def test_asm_epilogue_in_the_emulator(out_bits: int, uniform: bool, tmp_path) ->
     g = _shifts(g, uniform)
     code = slbc_pxpar.render(g, g.ops[-1], "mq_l", "m4")
     assert "slbc_pxpar.finish_asm" in code.source
+    assert "MQ_SLBC_ASM_FULL_LOOP(" in code.source  # block 0 in the asm loop, 4..5 in C
     assert (f"usat r6, #{out_bits}, r6, asr #" in code.source) == uniform
     assert ("asr r6, r6, r11" in code.source) != uniform
     r = bench_case(g, "op", out_dir=tmp_path / "case", prefer="slbc_px")

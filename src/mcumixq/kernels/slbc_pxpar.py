@@ -168,16 +168,20 @@ def finish_plan(g: ConvGeometry, rq: slbc.RqTable, scheme: Scheme, p: Plan) -> F
     )  # fmt: skip
 
 
-def finish_asm(f: Finish) -> str:
+def finish_asm(f: Finish, r_imm: int | None = None) -> str:
     """Asm (C string lines) requantizing and packing 4 channels of 4 pixels, registers fixed by
     the caller: r0 args, r1 the block's table (8 words per channel, advanced 128 bytes),
     outputs r2, r3, r12, lr (pixels 0..3), r4/r5 the pairs' accumulators, r6/r7 their fields,
     r8-r11 {bias', M, R, shift} (uniform: r10 = R, set once). Per channel: the low fields
     (pixels 0, 2; plus the core's low totals) and the high fields (pixels 1, 3: acc - field,
     exactly H * 2^s, shifted to H << k in the ADD) each take ADD, SMMLA, USAT (ASR fused when
-    the shift is uniform, else ASR first) and ORR into the pixel's packed word."""
+    the shift is uniform, else ASR first) and ORR into the pixel's packed word. `r_imm` loads
+    the uniform R into r10 first (the block loop, where r10 is not an input)."""
     bfx = "sbfx" if f.low_signed else "ubfx"
     lines: list[str] = []
+    if r_imm is not None:
+        u = r_imm & 0xFFFFFFFF
+        lines += [f"movw r10, #{u & 0xFFFF}", f"movt r10, #{u >> 16}"]
     ys = (("r2", "r12"), ("r3", "lr"))  # [field: low, high][pair]
     for c in range(4):
         lines.append(f"ldrd r4, r5, [r0, #{8 + 8 * c}]")
@@ -210,6 +214,16 @@ def finish_asm(f: Finish) -> str:
                     lines.append(f"usat {sat}, #{f.out_bits}, {dst}, asr #{f.shift}")
                 if c:
                     lines.append(f"orr {y}, {y}, {dst}, lsl #{c * f.out_sb}")
+    return "".join(f'"{x}\\n\\t"' for x in lines)
+
+
+def store_asm(out_sb: int, out_pb: int) -> str:
+    """Asm storing the 4 packed words (r2, r3, r12, lr: pixels 0..3, consecutive in memory,
+    out_pb bytes apart) at args->o0 (+80) and advancing it by one channel block."""
+    op = {8: "str", 4: "strh", 2: "strb"}[out_sb]
+    lines = ["ldr r4, [r0, #80]"]
+    lines += [f"{op} {y}, [r4, #{k * out_pb}]" for k, y in enumerate(("r2", "r3", "r12", "lr"))]
+    lines += [f"add r4, r4, #{4 * out_sb // 8}", "str r4, [r0, #80]"]
     return "".join(f'"{x}\\n\\t"' for x in lines)
 
 
@@ -280,6 +294,12 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "kh": g.kh, "kw": g.kw, "sh": g.sh, "sw": g.sw, "pt": g.pt, "pl": g.pl,
         "z_out": g.zo, "act_min": g.act_min, "act_max": g.act_max,
         "fin": fin, "fin_asm": finish_asm(fin) if fin else "",
+        # straight-line windows with the asm epilogue run all full channel blocks of a quad
+        # in one asm loop (mq_slbc.h MQ_SLBC_ASM_FULL_LOOP)
+        "loop_asm": bool(fin and pl.full and g.cout >= 4 and 3 * g.out_pixel_bytes <= 4095),
+        "fin_loop_asm": finish_asm(fin, int(table[2]) if fin.shift is not None else None)
+        if fin else "",
+        "store_asm": store_asm(g.out_sb, g.out_pixel_bytes),
         "fin_r": int(table[2]) if fin and fin.shift is not None else 0,
     }  # fmt: skip
     source = template_env(slbc.TEMPLATE_DIR).get_template(TEMPLATE).render(**params)
