@@ -172,7 +172,7 @@ def _linear_spec(rng: np.random.Generator) -> LayerSpec:
 
 
 def _pool_spec(rng: np.random.Generator, kind: str) -> LayerSpec:
-    h = int(rng.choice([2, 4, 6, 8, 12, 16]))
+    h = int(rng.choice([2, 4, 6, 8, 12, 16, 20, 28]))
     c = int(rng.choice([1, 3, 4, 8, 16, 24, 32, 64]))
     _, a, o = _bits(rng)
     if kind == "add":

@@ -260,6 +260,8 @@ def _smlad2(graph: Graph, op: Op) -> Counts:
         real = g.kh * g.kw * wpt * 16 // g.in_sb
     else:
         feats[f"im_elems{g.in_sb}"] = float(inside * g.cin)
+        if g.cin == 1:  # the per-tap channel loop has one trip: compiled without the loop
+            feats["im_cin1"] = float(inside)
         feats["im_pad"] = float(outside * g.cin)
         real = -(-(g.kh * g.kw * g.cin) // 2)
     feats["im_zero"] = float(len(seq) * (steps - real))
@@ -370,6 +372,7 @@ def _maxpool(graph: Graph, op: Op) -> Counts:
     masked = nsplit > 1  # sub-byte fields: each loaded word is ANDed once per split
     return {
         "px": float(pixels),
+        "rows": float(g.oh),
         "border": float(border_px),
         "chunk_w": float(pixels * words),
         f"chunk_t{tail}": float(pixels if tail else 0),
