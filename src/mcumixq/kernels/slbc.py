@@ -61,8 +61,11 @@ MAX_SCRATCH = 64 * 1024  # row buffers; larger layers are left to smlad2
 GENERAL_RQ_CYCLES = 20.0
 # Longest segment the NOX core unrolls whole (MQ_SLBC_ASM_SEG): ~52 bytes of code per step.
 FLAT_MAX_STEPS = 96
-# Longest window the core runs as straight-line code (MQ_SLBC_ASM_FULL, ~3.7 KB at 72).
+# Longest window the core runs as straight-line code (MQ_SLBC_ASM_FULL, ~3.7 KB at 72), and
+# the longer limit where no odd-width tail core doubles the code (~7.5 KB at 144; measured L2
+# 16x16x32->32 w4a4 1.578 -> 1.635, w2a8 1.22 -> 1.30 MAC/cycle against the row-unrolled core).
 FULL_MAX_STEPS = 72
+FULL_MAX_STEPS_NO_TAIL = 144
 # Longest segment the row-unrolled core (MQ_SLBC_ASM_ROWS) unrolls, and its measured-model
 # costs: one inline extraction (LDR + 4 x (LDRD, 2 x (BFX, SUB, ADD), STRD)) and a row's end.
 ROWS_MAX_STEPS = 96
@@ -232,7 +235,8 @@ def plan(g: ConvGeometry, scheme: Scheme) -> Plan:
     (a dummy when the row width is odd) included, so no read leaves the buffer."""
     wpt = len(tap_lane_order(g.cin, g.in_bits)) // 2
     seg = g.kw * wpt
-    full = g.kh * seg <= FULL_MAX_STEPS
+    tail_pair = g.ow % 2 == 1 and g.oh >= 2 and 4 * g.kh * seg <= MAX_IMM12
+    full = g.kh * seg <= (FULL_MAX_STEPS if tail_pair else FULL_MAX_STEPS_NO_TAIL)
     nox = scheme.steps >= g.kh * seg
     rows_blk = 0 if full or nox else rows_block(scheme.steps, seg)
     if rows_blk:
@@ -254,7 +258,7 @@ def plan(g: ConvGeometry, scheme: Scheme) -> Plan:
         flat=scheme.steps >= g.kh * seg and seg <= FLAT_MAX_STEPS,
         full=full,
         rows=rows_blk > 0,
-        tail_pair=g.ow % 2 == 1 and g.oh >= 2 and 4 * g.kh * seg <= MAX_IMM12,
+        tail_pair=tail_pair,
     )
 
 
