@@ -18,7 +18,7 @@ import math
 from collections.abc import Callable
 
 from mcumixq.ir.graph import Graph, Op
-from mcumixq.kernels import slbc, slbc_pxpar
+from mcumixq.kernels import slbc, slbc_finish, slbc_pxpar
 from mcumixq.kernels.conv2d import smlad
 from mcumixq.kernels.dwconv2d import family as dw
 from mcumixq.kernels.geometry import ConvGeometry, conv_geometry
@@ -107,14 +107,16 @@ def _finish_form(fin: object, fast: bool) -> str:
 
 
 def _chpar_form(g: ConvGeometry, scheme: Scheme, p: slbc.Plan) -> str:
-    """The chpar epilogue render picks (`slbc._requant_form` where the family has it)."""
+    """The chpar epilogue render picks: `slbc.finish_plan` on `slbc.requant_table`, the
+    scaled form (`slbc_finish.scaled_table`) fusing per-channel shifts into USAT."""
     rq = slbc.requant_table(g, g.bias)
-    form = getattr(slbc, "_requant_form", None)
-    pw = slbc._packed(g, scheme) if form is not None else None
-    if form is None or pw is None:
-        return _finish_form(None, rq.fast)
-    params = form(g, pw.bias, scheme, p)[2]
-    return _finish_form(params.get("fin"), rq.fast)
+    plan_fin = getattr(slbc, "finish_plan", None)
+    fin = plan_fin(g, rq, scheme, p) if plan_fin is not None else None
+    if fin is not None and fin.shift is None:
+        pw = slbc._packed(g, scheme)
+        if pw is not None and slbc_finish.scaled_table(g, pw.bias, scheme.spacing) is not None:
+            return "asm"
+    return _finish_form(fin, rq.fast)
 
 
 def _pxpar_form(g: ConvGeometry, scheme: Scheme, p: slbc_pxpar.Plan) -> str:
