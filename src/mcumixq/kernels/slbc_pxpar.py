@@ -285,6 +285,7 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         # whole-word pixels: the paired row is built straight from the packed pixels
         "direct": not tail, "zpix_word": zpix_word,
         "lane_mask": (((1 << g.in_sb) - 1) * 0x10001),
+        "lane_mask_hi": (((1 << g.in_sb) - 1) * 0x10001) << scheme.spacing & 0xFFFFFFFF,
         "cout_full": g.cout - g.cout % 4, "cout_tail": g.cout % 4,
         "off": int(pack_lanes(np.array([offset]), np.array([offset]))[0]),
         "pad_word": g.zi | (g.zi << 16), "z_in": g.zi, "a_bits": g.in_bits,
