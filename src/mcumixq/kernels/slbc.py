@@ -12,9 +12,13 @@ Structure (template `conv2d/conv2d__m4_slbc.c.in`, core in `include/mq_slbc.h`):
   then kh contiguous segments, and its right neighbour's starts one stride later, so the asm
   core addresses both pixels of a pair through one pointer (an immediate offset);
 - the core runs 2 pixels x 8 channels (8 accumulators, 6 grouped loads + 8 SMLAD per step),
-  unrolled up to 8 steps, extracting the low fields every n steps (counted across segments);
-- one SMLAL per output requantizes (bias, zero-point and shift corrections folded offline)
-  and the result is packed straight into the next layer's container.
+  extracting the low fields every n steps (counted across segments); windows of up to
+  FULL_MAX_STEPS(_NO_TAIL) steps are straight-line code (first step SMUAD, first extraction
+  stores), and their channel blocks loop in asm together with the epilogue; where every low
+  total fits int16 the totals of both pixels share a word (`packed_low`);
+- one SMMLA per output requantizes (bias, zero-point and shift corrections folded offline),
+  in asm where the clamp is USAT's range (kernels/slbc_finish.py), and the result is packed
+  straight into the next layer's container.
 The weight stream comes from `packing.weights.pack_weights`, the packer the NumPy model tests.
 """
 
@@ -33,8 +37,14 @@ from mcumixq.kernels.geometry import ConvGeometry, conv_geometry
 from mcumixq.kernels.names import kernel_name
 from mcumixq.kernels.registry import LayerCode, header_comment, template_env
 from mcumixq.kernels.requant import fast_requant
-from mcumixq.kernels.slbc_finish import Finish, finish_asm, scaled_table, store_asm
-from mcumixq.numerics import accumulator_bound
+from mcumixq.kernels.slbc_finish import (
+    Finish,
+    RqTable,
+    finish_asm,
+    requant_table,
+    scaled_table,
+    store_asm,
+)
 from mcumixq.packing.choose import BUILT_FAMILIES, CostModel, choose_scheme
 from mcumixq.packing.fields import pack_lanes
 from mcumixq.packing.schemes import Scheme
@@ -342,42 +352,6 @@ def _fits(g: ConvGeometry, p: Plan) -> bool:
     """The asm addresses pixel 1 with a 12-bit immediate; row buffers stay modest."""
     imms = (p.off_words, p.seg, p.rb - p.seg, p.blk_words)
     return max(imms) * 4 <= MAX_IMM12 and 4 * p.scratch_words <= MAX_SCRATCH
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RqTable:
-    """Per-channel requantization constants and the form the template emits."""
-
-    table: np.ndarray  # int32 [cout * 4]
-    fast: bool  # one-SMMLA form (else mq_requantize_fast on {bias', M, s, 0})
-    pre_shift: int  # k: the accumulator enters the multiply as acc << k
-
-
-def requant_table(g: ConvGeometry, bias: np.ndarray) -> RqTable:
-    """Per-channel constants {bias' << k, M, R, s + k - 32} or the general {bias', M, s, 0}.
-
-    Fast form: y = ((((t + bias') << k) * M) >> 32 + R) >> (s + k - 32), with
-    R = 2^(s+k-33) + z_out * 2^(s+k-32) and k = max(0, 33 - min s): one ADD (shifted operand),
-    SMMLA and ASR. Exact because scaling acc and the shift by 2^k leaves
-    (acc*M + 2^(s-1)) >> s unchanged, and (x + 2^(S-1)) >> S == ((x >> 32) + 2^(S-33)) >> (S-32)
-    for S = s + k > 32 (the dropped low word lies below the rounding position); z_out*2^(S-32)
-    is a multiple of the final shift. Valid when |acc| << k < 2^31 for every input
-    (numerics.accumulator_bound; then |acc*M >> 32| < 2^30) and R < 2^30; else the general form.
-    """
-    s = g.shift.astype(np.int64)
-    m = g.multiplier.astype(np.int64)
-    b = bias[: g.cout].astype(np.int64)
-    k = max(0, 33 - int(s.min())) if s.size else 0
-    bound = accumulator_bound(g.weight.reshape(g.cout, -1), g.bias, g.in_bits, g.zi)
-    if s.size and k <= 30 and bound < (1 << (31 - k)):
-        sh = s + k - 32
-        r = (1 << (sh - 1)) + g.zo * (1 << sh)
-        if np.all(np.abs(r) < (1 << 30)):
-            shifted = ((b << k) & 0xFFFFFFFF).astype(np.uint32).view(np.int32).astype(np.int64)
-            table = np.stack([shifted, m, r, sh], axis=1).astype(np.int32).reshape(-1)
-            return RqTable(table=table, fast=True, pre_shift=k)
-    table = np.stack([b, m, s, np.zeros_like(s)], axis=1).astype(np.int32).reshape(-1)
-    return RqTable(table=table, fast=False, pre_shift=0)
 
 
 def finish_plan(g: ConvGeometry, rq: RqTable, scheme: Scheme, p: Plan) -> Finish | None:

@@ -3,7 +3,7 @@
 Why: on short reductions (1x1 convs, first layers) the per-output requantization is a third of
 the layer; gcc's code for the C `_finish` costs ~12 cycles per output, this ~7-8. Two forms:
 - per-channel shifts (`Finish.scaled` False, table {bias' << k, M, R, S - 32} of
-  slbc.requant_table): ADD, SMMLA, ASR by register, USAT; when every shift and R are equal the
+  requant_table): ADD, SMMLA, ASR by register, USAT; when every shift and R are equal the
   ASR folds into USAT's shift and R stays in a register;
 - the scaled form (`scaled_table`): every channel's shift is raised to one S by a per-channel
   factor 2^(S - s_c) that MLA applies together with the bias, so USAT's immediate shift serves
@@ -51,11 +51,47 @@ class ScaledRq:
     shift_hi: int  # S + spacing - 32
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RqTable:
+    """Per-channel requantization constants and the form the template emits."""
+
+    table: np.ndarray  # int32 [cout * 4]
+    fast: bool  # one-SMMLA form (else mq_requantize_fast on {bias', M, s, 0})
+    pre_shift: int  # k: the accumulator enters the multiply as acc << k
+
+
+def requant_table(g: ConvGeometry, bias: np.ndarray) -> RqTable:
+    """Per-channel constants {bias' << k, M, R, s + k - 32} or the general {bias', M, s, 0}.
+
+    Fast form: y = ((((t + bias') << k) * M) >> 32 + R) >> (s + k - 32), with
+    R = 2^(s+k-33) + z_out * 2^(s+k-32) and k = max(0, 33 - min s): one ADD (shifted operand),
+    SMMLA and ASR. Exact because scaling acc and the shift by 2^k leaves
+    (acc*M + 2^(s-1)) >> s unchanged, and (x + 2^(S-1)) >> S == ((x >> 32) + 2^(S-33)) >> (S-32)
+    for S = s + k > 32 (the dropped low word lies below the rounding position); z_out*2^(S-32)
+    is a multiple of the final shift. Valid when |acc| << k < 2^31 for every input
+    (numerics.accumulator_bound; then |acc*M >> 32| < 2^30) and R < 2^30; else the general form.
+    """
+    s = g.shift.astype(np.int64)
+    m = g.multiplier.astype(np.int64)
+    b = bias[: g.cout].astype(np.int64)
+    k = max(0, 33 - int(s.min())) if s.size else 0
+    bound = accumulator_bound(g.weight.reshape(g.cout, -1), g.bias, g.in_bits, g.zi)
+    if s.size and k <= 30 and bound < (1 << (31 - k)):
+        sh = s + k - 32
+        r = (1 << (sh - 1)) + g.zo * (1 << sh)
+        if np.all(np.abs(r) < (1 << 30)):
+            shifted = ((b << k) & 0xFFFFFFFF).astype(np.uint32).view(np.int32).astype(np.int64)
+            table = np.stack([shifted, m, r, sh], axis=1).astype(np.int32).reshape(-1)
+            return RqTable(table=table, fast=True, pre_shift=k)
+    table = np.stack([b, m, s, np.zeros_like(s)], axis=1).astype(np.int32).reshape(-1)
+    return RqTable(table=table, fast=False, pre_shift=0)
+
+
 def scaled_table(g: ConvGeometry, bias: np.ndarray, spacing: int) -> ScaledRq | None:
     """The scaled form, or None where it is not exact.
 
     y = (acc*M + 2^(s-1)) >> s equals ((acc*2^k * M >> 32) + R) >> (s + k - 32) for any k with
-    s + k >= 33 and R = 2^(s+k-33) + z_out*2^(s+k-32) (see slbc.requant_table); choosing
+    s + k >= 33 and R = 2^(s+k-33) + z_out*2^(s+k-32) (see requant_table); choosing
     k_c = S - s_c makes the final shift S - 32 common. A high field enters as H * 2^spacing (the
     accumulator with the low field removed), so its k is k_c + spacing and its shift
     S + spacing - 32. Exact while |acc| * 2^(k + spacing) < 2^31 for every input
