@@ -30,7 +30,7 @@ from mcumixq.packing.layout import storage_bits, tensor_bytes
 from mcumixq.packing.schemes import Scheme, chpar_scheme, poly_scheme, pxpar_scheme
 from mcumixq.packing.weights import tap_lane_order
 
-FEATURES_VERSION = 11
+FEATURES_VERSION = 12
 # Calibration samples of a probe graph: measurements and kernel choices use the same, so
 # data-dependent choices (fast or general requantization) agree between the two.
 PROBE_CALIB = 8

@@ -17,6 +17,7 @@ from mcumixq.kernels.pool.window import PoolGeometry, pool_geometry
 from mcumixq.packing.layout import storage_bits
 
 Counts = dict[str, float]  # loop name -> trip count, one entry per template loop
+GCC_PEEL = 16  # gcc's max-completely-peel-times: constant loops this short are unrolled
 
 
 def dwconv_counts(graph: Graph, op: Op, path: str | None) -> Counts:
@@ -114,10 +115,14 @@ def avgpool_counts(graph: Graph, op: Op) -> Counts:
         form = "gen"
     looped = taps > avgpool.MAX_UNROLL
     return {
+        "px": float(g.oh * g.ow),
         "chunks": float(chunks),
         "loads": float(chunks * taps),
         "adds": float(chunks * taps * nsplit),
-        "looped": float(chunks * taps) if looped else 0.0,
+        # gcc -O3 peels an inner loop of <= GCC_PEEL trips completely (the dx loop of a
+        # looped window), so wide windows pay a loop test per tap that narrower ones do not
+        "looped": float(chunks * taps) if looped and g.kw > GCC_PEEL else 0.0,
+        "looped_peeled": float(chunks * taps) if looped and g.kw <= GCC_PEEL else 0.0,
         f"loop_rows{int(looped)}": float(chunks * g.kh) if looped else 0.0,
         f"rq_{form}": float(chunks * per_word),
         f"out{g.out_sb}": float(chunks * per_word),
