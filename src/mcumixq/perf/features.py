@@ -6,10 +6,10 @@ and predictions can be cached per spec. `probe_graph` rebuilds a small valid gra
 weights for a spec: the registry picks kernels from geometry and bits, never from weight values,
 so the probe gets the same kernel as the real layer and can be benchmarked in its place.
 
-Features are trip counts of the loops every kernel family of this package runs (DESIGN §4,
-shared/SLBC.md): per call, per output pixel, per output value, per im2col element, per SMLAD
-and per field extraction. Costs that depend on a container width (unpacking 2/4/8-bit inputs,
-packing outputs) get one column per width, so a per-family least-squares fit learns each.
+Features are loop trip counts. Families with a counter (`perf.loops`, `perf.window_loops`)
+use the counts of their own loops; the generic counts here (per call, output pixel, output
+value, im2col element, SMLAD and field extraction, one column per container width where a
+cost depends on it) price the others, e.g. the portable scalar family.
 """
 
 from __future__ import annotations

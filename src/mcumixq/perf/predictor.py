@@ -1,8 +1,9 @@
 """Predict a layer's emulated Cortex-M4 cycles from its LayerSpec: a fitted model per kernel family.
 
 Why analytic + fitted: every kernel is a fixed loop nest, so its cycle count is, to within a
-few cycles, a linear function of trip counts (`features.features`) whose coefficients are the
-loop bodies' costs. Fitting those coefficients per (kernel family, op kind) on emulator
+few cycles, a linear function of its loops' trip counts (`perf.loops`, counted from the
+family's own plan of the layer) whose coefficients are the loop bodies' costs. Fitting those
+coefficients per kernel family and op kind (smlad2: per tile, each a template) on emulator
 measurements (`calibrate.py`) gives the cycles of any shape and bit pair in microseconds,
 which is what the search needs (49 pairs x every layer, many times).
 
