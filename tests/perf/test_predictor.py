@@ -151,3 +151,16 @@ def test_uncalibrated_group_names_the_fix() -> None:
     p = Predictor(fits={})
     with pytest.raises(ConfigError, match="mcumixq calibrate"):
         p.predict(_conv(4, 8, 8))
+
+
+def test_counted_fit_keeps_every_loop_or_only_the_core() -> None:
+    """Loop counts are all fitted when there are enough cases; with too few (a quick
+    calibration) only the work and output counts every counter has, so it cannot fit noise."""
+    rows = [
+        ({"const": 1.0, "steps": float(10 * i), "out8": float(i), "u_px": float(i % 3 + 1)},
+         100.0 + 20.0 * i + (i % 3))
+        for i in range(1, 9)
+    ]  # fmt: skip
+    assert fit_group("x/conv2d", rows, counted=True).columns == ("const", "out8", "steps", "u_px")
+    few = fit_group("x/conv2d", rows[:4], counted=True)
+    assert few.columns == ("const", "out8", "steps")

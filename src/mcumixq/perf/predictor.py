@@ -42,6 +42,8 @@ from mcumixq.perf.loops import NESTS_BY_TILE, loop_counts
 PREDICTOR_FORMAT = "mcumixq.predictor"
 MIN_CASES = 3
 CASES_PER_COLUMN = 2.5
+COUNTED_CASES_PER_COLUMN = 1.5
+COUNTED_CORE = ("const", "steps", "out2", "out4", "out8")
 # Smaller feature sets for groups with fewer cases: the main loop counts first.
 FEATURE_TIERS: tuple[tuple[str, ...], ...] = (
     ("const", "pixels", "tiles", "steps", "extract", "out2", "out4", "out8", "words2", "words4",
@@ -144,14 +146,18 @@ class FamilyFit:
 def _columns(samples: Sequence[tuple[Mapping[str, float], float]], counted: bool) -> list[str]:
     """The feature columns a group's fit uses.
 
-    Loop counts (`counted`) are all kept: each is a loop of the kernel, and dropping one would
-    charge its cost to another. Generic features take the richest tier the case count supports
-    (CASES_PER_COLUMN each): a family with few calibration cases and twenty generic columns
-    fits its own noise (0 % train error, 300 % on a new layer).
+    Loop counts (`counted`) are all kept when the group has COUNTED_CASES_PER_COLUMN cases a
+    column: each is a loop of the kernel, and dropping one would charge its cost to another.
+    With fewer (a `--quick` calibration) they would fit noise, so the group keeps the work
+    and output counts every counter has (COUNTED_CORE). Generic features take the richest
+    tier the case count supports (CASES_PER_COLUMN each): a family with few calibration
+    cases and twenty generic columns fits its own noise (0 % train, 300 % on a new layer).
     """
     present = {k for feats, _ in samples for k, v in feats.items() if v != 0.0}
     if counted:
-        return sorted(present)
+        if len(samples) >= COUNTED_CASES_PER_COLUMN * len(present):
+            return sorted(present)
+        return sorted(present & set(COUNTED_CORE)) or sorted(present)
     for tier in (None, *FEATURE_TIERS):
         names = sorted(present if tier is None else present & set(tier))
         if names and len(samples) >= CASES_PER_COLUMN * len(names):
