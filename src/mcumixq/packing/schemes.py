@@ -26,6 +26,7 @@ SLBC scheme must beat.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import product
 
 from mcumixq.errors import ConfigError
@@ -240,8 +241,13 @@ def smlad_scheme(w_bits: int, a_bits: int) -> Scheme:
     return Scheme(family="smlad", w_bits=w_bits, a_bits=a_bits)
 
 
+@lru_cache(maxsize=8192)
 def candidate_schemes(w_bits: int, a_bits: int, k: int) -> tuple[Scheme, ...]:
-    """Every scheme that is exact for this pair and reduction length K (baseline first)."""
+    """Every scheme that is exact for this pair and reduction length K (baseline first).
+
+    Memoized: a pure function of three ints returning frozen schemes, asked for again and again
+    by the chooser and the predictor's 49-pair tables (it searches every spacing and shift).
+    """
     found = [smlad_scheme(w_bits, a_bits)]
     for build in (chpar_scheme, pxpar_scheme, poly_scheme):
         scheme = build(w_bits, a_bits, k)

@@ -46,7 +46,15 @@ T = TypeVar("T")
 Progress = Callable[[Iterable[Any], str, int], Iterable[Any]]
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
-KEY_SOURCES = ("kernels", "codegen", "target/cycles.py", "target/build.py", "target/emulator.py")
+# packing/ is in the key because its chooser decides which kernel renders a layer.
+KEY_SOURCES = (
+    "kernels",
+    "packing",
+    "codegen",
+    "target/cycles.py",
+    "target/build.py",
+    "target/emulator.py",
+)
 KEY_SUFFIXES = (".py", ".c", ".h", ".in", ".S", ".ld")
 MAX_MACS = 1_000_000
 FIRST_LAYER_SHARE = 0.25
