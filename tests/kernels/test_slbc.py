@@ -426,3 +426,32 @@ def test_packed_low_totals_where_int16_holds() -> None:
     assert ("XTRP" in slbc.render(wide, wide.ops[-1], "mq_l", "m4").source) == (w * 128 < 1 << 15)
     nox = conv_graph(3, (4, 5, 32), 8, w_bits=2, a_bits=2, out_bits=4)
     assert "XTRP" not in slbc.render(nox, nox.ops[-1], "mq_l", "m4").source
+
+
+@pytest.mark.parametrize(
+    ("shape", "kernel", "pair", "z", "raw"),
+    [
+        ((4, 4, 64), 1, "w2a2", 0, True),  # 32 steps, raw bound 341
+        ((4, 5, 16), 3, "w2a2", 1, True),  # 72 steps; padding columns hold z + 0
+        ((3, 4, 16), 3, "w3a3", 2, True),  # 72 steps, raw bound 97
+        ((3, 4, 16), 3, "w4a2", 2, False),  # 72 steps > raw bound 48
+        ((3, 4, 16), 3, "w2a4", 3, False),  # 72 steps > raw bound 68
+        ((4, 4, 64), 1, "w4a4", 0, False),  # extracts either way: the larger bound stays
+    ],
+)
+def test_raw_activations_where_the_unshifted_bound_covers_the_window(
+    shape, kernel, pair, z, raw
+) -> None:
+    """A NOX window whose raw-activation bound also covers it unpacks without SSUB16
+    (slbc.unshifted); the result stays bit-exact, padding included."""
+    from mcumixq.kernels.geometry import conv_geometry
+
+    p = BitPair.parse(pair)
+    g = conv_graph(5, shape, 8, w_bits=p.w, a_bits=p.a, out_bits=3, kernel=kernel, zero_point=z)
+    geo = conv_geometry(g, g.ops[-1])
+    scheme = slbc.layer_scheme(geo, force=True)
+    assert scheme is not None and (scheme.a_lo == 0) == raw
+    assert scheme.steps >= geo.k // 2 or not raw
+    source = slbc.render(g, g.ops[-1], "mq_l", "m4").source
+    assert ("mq_slbc_ssub16(" in source) != raw
+    run_slbc(g, 5)

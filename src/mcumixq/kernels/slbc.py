@@ -47,7 +47,7 @@ from mcumixq.kernels.slbc_finish import (
 )
 from mcumixq.packing.choose import BUILT_FAMILIES, CostModel, choose_scheme
 from mcumixq.packing.fields import pack_lanes
-from mcumixq.packing.schemes import Scheme
+from mcumixq.packing.schemes import Scheme, _two_field
 from mcumixq.packing.weights import PackedWeights, Tile, pack_weights, tap_lane_order
 
 NAME = "slbc"
@@ -108,7 +108,22 @@ def layer_scheme(g: ConvGeometry, *, family: str = "chpar", force: bool = False)
         )  # fmt: skip
     except ConfigError:
         return None
-    return scheme if scheme.family == family else None
+    if scheme.family != family:
+        return None
+    return unshifted(g, scheme) if family == "chpar" else scheme
+
+
+def unshifted(g: ConvGeometry, scheme: Scheme) -> Scheme:
+    """The chpar variant with raw activations (a_lo = 0) at the same spacing where its bound
+    still covers the whole window (no extraction either way): the row unpack then skips one
+    SSUB16 per lane word (~1 % on 1x1 layers). Else `scheme`, whose larger bound matters."""
+    steps = g.kh * g.kw * len(tap_lane_order(g.cin, g.in_bits)) // 2
+    if scheme.a_lo == 0 or scheme.steps < steps:
+        return scheme
+    raw = _two_field("chpar", g.w_bits, g.in_bits, scheme.spacing, (0, 0), (0, 0))
+    if raw is None or raw.steps < steps or raw.max_k < g.k:
+        return scheme
+    return raw
 
 
 def _cost_model(g: ConvGeometry) -> CostModel | None:

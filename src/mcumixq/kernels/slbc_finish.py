@@ -181,13 +181,14 @@ def finish_asm(f: Finish, r_imm: int | None = None) -> str:
                 lines.append("ldm r1!, {r8, r9, r10, r11}")
             else:
                 lines.append("ldrd r8, r9, [r1], #16")
-            for src, dst in (("r4", "r6"), ("r5", "r7")):
-                lines += _requant(f, half, src, dst)
             pos = (2 * qp + half) * f.out_sb
             y0, y1 = ("r2", "r3") if pos < 32 else ("r12", "lr")
-            if pos % 32 == 0:
-                lines += [f"mov {y0}, r6", f"mov {y1}, r7"]
-            else:
+            for (src, dst), y in zip((("r4", "r6"), ("r5", "r7")), (y0, y1), strict=True):
+                rq = _requant(f, half, src, dst)
+                if pos % 32 == 0:  # a word's first channel saturates straight into it
+                    rq[-1] = rq[-1].replace(f"usat {dst},", f"usat {y},", 1)
+                lines += rq
+            if pos % 32:
                 lines += [f"orr {y0}, {y0}, r6, lsl #{pos % 32}",
                           f"orr {y1}, {y1}, r7, lsl #{pos % 32}"]  # fmt: skip
     return "".join(f'"{x}\\n\\t"' for x in lines)

@@ -133,7 +133,7 @@ typedef struct {
     const int32_t *q;       /* +76 MQ_SLBC_ASM_FULL_LOOP: the requantization table */
     uint8_t *o0;            /* +80 output pixel 0, advanced per channel block */
     uint8_t *o1;            /* +84 output pixel 1 (a scratch pixel when there is none) */
-    int32_t nblk;           /* +88 channel blocks left */
+    const uint8_t *o0_end;  /* +88 o0 after the last channel block (ends the block loop) */
 } mq_slbc_args;
 
 /* One step: act words of pixels 0 and 1 x 4 weight words (channel pairs 0..3) = 8 SMLAD,
@@ -405,11 +405,11 @@ typedef struct {
                            "r12", "lr", "cc", "memory");                                         \
     } while (0)
 
-/* MQ_SLBC_ASM_FULL over all nblk channel blocks of a pixel pair, each followed by the asm
+/* MQ_SLBC_ASM_FULL over all channel blocks of a pixel pair, each followed by the asm
  * epilogue FIN (kernels/slbc_finish.finish_asm) and STORE (the packed words to o0/o1, which
  * advance): no C between blocks, so the per-block glue (argument set-up, the core's entry
  * and exit, loop counters in C spills) is a few instructions. pa stays the window; pw and q
- * advance through the blocks. */
+ * advance through the blocks. STORE leaves the advanced o0 in r4: the loop ends at o0_end. */
 #define MQ_SLBC_ASM_FULL_LOOP(args, BODY, FIN, STORE, S, OFF, JUMP_BYTES)                        \
     do {                                                                                         \
         register mq_slbc_args *r0_args __asm__("r0") = (args);                                   \
@@ -421,9 +421,8 @@ typedef struct {
                          "add r1, r0, #8\n\t"                                                    \
                          "stm r1, {r2-r9}\n\t"                                                   \
                          "ldr r1, [r0, #76]\n\t" FIN "str r1, [r0, #76]\n\t" STORE             \
-                         "ldr r4, [r0, #88]\n\t"                                                 \
-                         "subs r4, r4, #1\n\t"                                                   \
-                         "str r4, [r0, #88]\n\t"                                                 \
+                         "ldr r6, [r0, #88]\n\t"                                                 \
+                         "cmp r4, r6\n\t"                                                        \
                          "bne 1b\n\t"                                                            \
                          "add sp, sp, #8\n\t"                                                    \
                          : "+r"(r0_args)                                                         \
