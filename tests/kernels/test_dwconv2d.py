@@ -185,6 +185,8 @@ def test_unsupported_channel_count_falls_back() -> None:
         (2, 2, (6, 8, 8)),
         (3, 6, (6, 8, 8)),
         (4, 4, (40, 30, 4)),
+        (4, 4, (4, 21, 8)),  # 11 pixel pairs a row, odd width: 3 peeled + one 8-pair loop body
+        (8, 8, (3, 36, 4)),  # 18 pairs: 2 peeled + two 8-pair loop bodies
     ],
 )
 def test_emulated_bit_exact(tmp_path, w, a, shape) -> None:
@@ -220,3 +222,17 @@ def test_mixed_model_deploys_bit_exact(tmp_path) -> None:
     assert kernels["layers.3"].endswith("__m4_lut")
     assert kernels["layers.4"].endswith("__m4_usub8")
     assert kernels["layers.7"].endswith("__m4_swar")
+
+
+def test_pair_unroll_matches_header_and_loop_counts() -> None:
+    """The pragma in mq_dwconv2d.h unrolls by family.PAIR_UNROLL, which the predictor counts:
+    rows of up to that many pairs have no loop, wider ones one loop pass per full body."""
+    header = (family.FAMILY_DIR.parent / "include" / "mq_dwconv2d.h").read_text()
+    assert f'_Pragma("GCC unroll {family.PAIR_UNROLL}")' in header
+    from mcumixq.perf.window_loops import dwconv_counts
+
+    for width, loops in ((16, 0), (17, 1), (34, 2), (36, 2)):
+        g = dw_graph(1, (3, width, 4), w_bits=8, a_bits=8, out_bits=8)
+        c = dwconv_counts(g, g.ops[0], None)
+        assert c.get("pair_loops", 0.0) == 4 * 3 * loops
+        assert c["inner_s1x2"] == 4 * 3 * -(-width // 2)

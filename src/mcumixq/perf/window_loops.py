@@ -22,7 +22,8 @@ GCC_PEEL = 16  # gcc's max-completely-peel-times: constant loops this short are 
 
 def dwconv_counts(graph: Graph, op: Op, path: str | None) -> Counts:
     """dwconv2d/dwconv2d__m4_strip.c.in: per group of 4 channels and band, unpack the band's
-    input rows into planes; per channel the taps, then per output row the path's inner loop."""
+    input rows into planes; per channel the taps, then per output row the path's inner loop
+    (paired paths: straight-line up to dw.PAIR_UNROLL pairs a row, else 8-pair loop bodies)."""
     g = conv_geometry(graph, op)
     p = dw.plan(g, path)
     groups = g.cin // dw.GROUP
@@ -49,6 +50,8 @@ def dwconv_counts(graph: Graph, op: Op, path: str | None) -> Counts:
         f"out{g.out_sb}": float(outs),
         "steps": float(g.cout * g.oh * per_row),
     }
+    if paired and per_row > dw.PAIR_UNROLL:  # MQ_DW_UNROLL_PAIRS: loops of 8-pair bodies
+        feats["pair_loops"] = float(g.cout * g.oh * (per_row // dw.PAIR_UNROLL))
     if paired and g.ow % 2:  # the odd width's `ox + 1 < wo` guard
         feats["odd_guard"] = float(g.cout * g.oh * per_row)
     if p.path == "generic":

@@ -44,6 +44,7 @@ SUPPORT = (
 GROUP = 4  # channels unpacked per pass: one byte of 2-bit, two of 4-bit, a word of 8-bit
 MAX_SCRATCH = 64 * 1024  # planes this large even for one band are left to other families
 BAND_BYTES = 8 * 1024  # planes above this size are processed in bands of output rows
+PAIR_UNROLL = 8  # MQ_DW_PAIR_UNROLL of mq_dwconv2d.h: pixel pairs a row run straight-line
 RQ_ARGS = {"mm": "rq_m, rq_r, rq_sh", "generic": "rq_m, rq_s"}  # rq_b is added by the paths
 
 

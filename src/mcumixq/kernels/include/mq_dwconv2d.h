@@ -22,6 +22,18 @@
 #define MQ_DW_UNROLL4
 #endif
 
+/* Unroll the pixel-pair loop of a row by exactly 8 pairs (gcc): rows of up to
+ * that many pairs run straight-line, longer ones peel `pairs % 8` and loop over 8-pair bodies.
+ * Left to its own size heuristics gcc peeled rows of <= 10 pairs completely and looped wider
+ * ones one pair a time, so the cost per output jumped by ~30 % with the row width (and the
+ * predictor with it). The factor is dwconv2d/family.PAIR_UNROLL, which perf/window_loops.py
+ * counts (a test keeps the two equal). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define MQ_DW_UNROLL_PAIRS _Pragma("GCC unroll 8")
+#else
+#define MQ_DW_UNROLL_PAIRS
+#endif
+
 static inline uint32_t mq_dw_ld32(const uint8_t *p)
 {
     uint32_t v;
