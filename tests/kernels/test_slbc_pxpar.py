@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from mcumixq.ir.builder import GraphBuilder
 from mcumixq.ir.graph import Graph
 from mcumixq.ir.reference import run_graph_all
-from mcumixq.kernels import slbc_pxpar
+from mcumixq.kernels import slbc, slbc_pxpar
 from mcumixq.kernels.geometry import conv_geometry
 from mcumixq.kernels.hosttest import run_layer_on_host
 from mcumixq.kernels.registry import FAMILIES, render_layer
@@ -149,13 +149,13 @@ def test_random_layers_on_host(pair, h, w, cin, cout, kernel, stride, z, seed) -
     run_pxpar(g, seed=seed)
 
 
-def _shifts(g: Graph, uniform: bool) -> Graph:
+def _shifts(g: Graph, uniform: bool, s0: int | None = None) -> Graph:
     """The same layer with channel 0's (M, s) everywhere, or with s alternating s0, s0 - 1: the
-    asm epilogue fuses the final shift into USAT only in the uniform case (the reference follows
-    the graph, so exactness still holds)."""
+    asm epilogue fuses the final shift into USAT in the uniform case and in the scaled form
+    (the reference follows the graph, so exactness still holds)."""
     op = g.ops[-1]
     n = op.requant.multiplier.size
-    s0 = int(op.requant.shift[0])
+    s0 = int(op.requant.shift[0]) if s0 is None else s0
     rq = dataclasses.replace(
         op.requant,
         multiplier=np.full(n, op.requant.multiplier[0], np.int32),
@@ -166,19 +166,29 @@ def _shifts(g: Graph, uniform: bool) -> Graph:
 
 @pytest.mark.emulator
 @pytest.mark.parametrize("out_bits", [2, 4, 8])
-@pytest.mark.parametrize("uniform", [False, True])
-def test_asm_epilogue_in_the_emulator(out_bits: int, uniform: bool, tmp_path) -> None:
-    """Full channel blocks requantize in asm (finish_asm) for every output container, with a
-    per-channel or uniform shift; a partial last block (cout 6) takes the C path in the same run."""
+@pytest.mark.parametrize("form", ["uniform", "scaled", "asr"])
+def test_asm_epilogue_in_the_emulator(out_bits: int, form: str, tmp_path) -> None:
+    """Full channel blocks requantize in asm (finish_asm) for every output container: uniform
+    shift (fused), per-channel shifts in the scaled form (MLA, fused) or, where that is not
+    exact (shifts so large the high fields' shift passes 31), with ASR; a partial last block
+    (cout 6) takes the C path in the same run."""
     from mcumixq.codegen.bench import bench_case
 
     g = conv_graph(2, (3, 9, 16), 6, w_bits=8, a_bits=2, out_bits=out_bits)  # relu: full clamp
-    g = _shifts(g, uniform)
+    g = _shifts(g, form == "uniform", 50 if form == "asr" else None)
+    geo = conv_geometry(g, g.ops[-1])
+    scheme = slbc.layer_scheme(geo, family="pxpar", force=True)
+    assert scheme is not None
+    pw = slbc_pxpar._packed(geo, scheme)
+    assert pw is not None
+    sc = slbc_pxpar.scaled_requant(geo, pw.bias, pw.cout_padded, scheme.spacing)
+    assert (sc is None) == (form == "asr")
     code = slbc_pxpar.render(g, g.ops[-1], "mq_l", "m4")
     assert "slbc_pxpar.finish_asm" in code.source
     assert "MQ_SLBC_ASM_FULL_LOOP(" in code.source  # block 0 in the asm loop, 4..5 in C
-    assert (f"usat r6, #{out_bits}, r6, asr #" in code.source) == uniform
-    assert ("asr r6, r6, r11" in code.source) != uniform
+    assert (f"usat r6, #{out_bits}, r6, asr #" in code.source) == (form != "asr")
+    assert ("asr r6, r6, r11" in code.source) == (form == "asr")
+    assert ("mla r6, r6, r11, r8" in code.source) == (form == "scaled")
     r = bench_case(g, "op", out_dir=tmp_path / "case", prefer="slbc_px")
     assert r.bit_exact, f"{r.kernel}: {r.first_mismatch}"
 

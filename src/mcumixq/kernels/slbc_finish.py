@@ -87,7 +87,9 @@ def requant_table(g: ConvGeometry, bias: np.ndarray) -> RqTable:
     return RqTable(table=table, fast=False, pre_shift=0)
 
 
-def scaled_table(g: ConvGeometry, bias: np.ndarray, spacing: int) -> ScaledRq | None:
+def scaled_table(
+    g: ConvGeometry, bias: np.ndarray, spacing: int, high: np.ndarray | None = None
+) -> ScaledRq | None:
     """The scaled form, or None where it is not exact.
 
     y = (acc*M + 2^(s-1)) >> s equals ((acc*2^k * M >> 32) + R) >> (s + k - 32) for any k with
@@ -95,7 +97,9 @@ def scaled_table(g: ConvGeometry, bias: np.ndarray, spacing: int) -> ScaledRq | 
     k_c = S - s_c makes the final shift S - 32 common. A high field enters as H * 2^spacing (the
     accumulator with the low field removed), so its k is k_c + spacing and its shift
     S + spacing - 32. Exact while |acc| * 2^(k + spacing) < 2^31 for every input
-    (numerics.accumulator_bound), both shifts fit USAT and |R| < 2^30.
+    (numerics.accumulator_bound), both shifts fit USAT and |R| < 2^30. `high` marks the
+    channels whose field enters as H * 2^spacing (default: the odd channels, chpar's high
+    fields; pxpar asks for all-low and all-high tables of the same channels).
     """
     s = g.shift.astype(np.int64)
     if not s.size:
@@ -104,9 +108,10 @@ def scaled_table(g: ConvGeometry, bias: np.ndarray, spacing: int) -> ScaledRq | 
     shift_hi = big_s + spacing - 32
     k = big_s - s
     bound = accumulator_bound(g.weight.reshape(g.cout, -1), g.bias, g.in_bits, g.zi)
-    if shift_hi > MAX_USAT_SHIFT or bound >= (1 << (31 - int(k.max()) - spacing)):
+    room = 31 - int(k.max()) - spacing  # bits |acc| may use
+    if shift_hi > MAX_USAT_SHIFT or room < 0 or bound >= (1 << room):
         return None
-    odd = (np.arange(g.cout) % 2).astype(np.int64)
+    odd = (np.arange(g.cout) % 2 if high is None else high).astype(np.int64)
     kc = k + odd * spacing
     sh = big_s - 32 + odd * spacing
     r = (1 << (sh - 1)) + g.zo * (1 << sh)

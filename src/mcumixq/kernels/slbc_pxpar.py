@@ -15,6 +15,7 @@ and packs in asm (`finish_asm`).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,7 @@ from mcumixq.kernels.carray import c_array
 from mcumixq.kernels.geometry import ConvGeometry, conv_geometry
 from mcumixq.kernels.names import kernel_name
 from mcumixq.kernels.registry import LayerCode, header_comment, template_env
+from mcumixq.kernels.slbc_finish import scaled_table
 from mcumixq.packing.fields import pack_lanes
 from mcumixq.packing.layout import pack_tensor
 from mcumixq.packing.schemes import Scheme
@@ -151,6 +153,25 @@ class Finish:
     out_sb: int  # output container bits (2, 4 or 8): channel i at bit i * out_sb
     out_bits: int  # USAT width: the clamp is exactly [0, 2^out_bits - 1]
     shift: int | None  # every channel's final shift (USAT ..., ASR #shift), or None: per channel
+    scaled: tuple[int, int] | None = None  # the scaled form's USAT shifts (low, high fields)
+
+
+def scaled_requant(
+    g: ConvGeometry, bias: np.ndarray, cpad: int, spacing: int
+) -> tuple[np.ndarray, int, int] | None:
+    """Per channel 8 int32 {bias' even * 2^k, M, R_lo, 2^k, bias' odd * 2^(k+s), R_hi, 0, 0}
+    of the scaled form (slbc_finish.scaled_table: even pixels' low fields, odd pixels' high
+    fields entering as H * 2^s) and its two USAT shifts; None where it is not exact. Every
+    channel then shares one final shift per field, so per-channel shifts cost no ASR."""
+    n = g.cout
+    lo = scaled_table(g, bias[:n], spacing, high=np.zeros(n, np.int64))
+    hi = scaled_table(g, bias[cpad : cpad + n], spacing, high=np.ones(n, np.int64))
+    if lo is None or hi is None:
+        return None
+    a, b = lo.table.reshape(-1, 4), hi.table.reshape(-1, 4)
+    z = np.zeros(n, np.int64)
+    table = np.stack([a[:, 0], a[:, 1], a[:, 2], a[:, 3], b[:, 0], b[:, 2], z, z], 1)
+    return table.astype(np.int32).reshape(-1), lo.shift_lo, hi.shift_hi
 
 
 def finish_plan(g: ConvGeometry, rq: slbc.RqTable, scheme: Scheme, p: Plan) -> Finish | None:
@@ -192,29 +213,54 @@ def finish_asm(f: Finish, r_imm: int | None = None) -> str:
         if f.low:
             lines += ["add r6, r6, r8", "add r7, r7, r9"]
         for field in range(2):
-            if field == 0:
-                lines.append(
-                    "ldm r1, {r8, r9, r10, r11}" if f.shift is None else "ldrd r8, r9, [r1]"
-                )
+            if f.scaled is not None:
+                lines += _scaled(f, f.scaled, field, ys[field], c)
             else:
-                lines += ["ldr r8, [r1, #16]", "add r1, r1, #32"]
-            for pair, (src, dst) in enumerate((("r4", "r6"), ("r5", "r7"))):
-                if field == 0:
-                    op2 = f"{dst}, lsl #{f.k}" if f.k else dst
-                elif f.s > f.k:
-                    op2 = f"{src}, asr #{f.s - f.k}"
-                else:
-                    op2 = f"{src}, lsl #{f.k - f.s}" if f.k > f.s else src
-                y = ys[field][pair]
-                sat = y if c == 0 else dst  # channel 0 saturates straight into the word
-                lines += [f"add {dst}, r8, {op2}", f"smmla {dst}, {dst}, r9, r10"]
-                if f.shift is None:
-                    lines += [f"asr {dst}, {dst}, r11", f"usat {sat}, #{f.out_bits}, {dst}"]
-                else:
-                    lines.append(f"usat {sat}, #{f.out_bits}, {dst}, asr #{f.shift}")
-                if c:
-                    lines.append(f"orr {y}, {y}, {dst}, lsl #{c * f.out_sb}")
+                lines += _plain(f, field, ys[field], c)
     return "".join(f'"{x}\\n\\t"' for x in lines)
+
+
+def _plain(f: Finish, field: int, ys: tuple[str, str], c: int) -> list[str]:
+    """One field of channel c: {bias', M, R, shift} (high field: its bias at +16, r1 then
+    advances 32 bytes), ADD, SMMLA, USAT (ASR first unless the shift is uniform), ORR."""
+    if field == 0:
+        lines = ["ldm r1, {r8, r9, r10, r11}" if f.shift is None else "ldrd r8, r9, [r1]"]
+    else:
+        lines = ["ldr r8, [r1, #16]", "add r1, r1, #32"]
+    for y, (src, dst) in zip(ys, (("r4", "r6"), ("r5", "r7")), strict=True):
+        if field == 0:
+            op2 = f"{dst}, lsl #{f.k}" if f.k else dst
+        elif f.s > f.k:
+            op2 = f"{src}, asr #{f.s - f.k}"
+        else:
+            op2 = f"{src}, lsl #{f.k - f.s}" if f.k > f.s else src
+        sat = y if c == 0 else dst  # channel 0 saturates straight into the word
+        lines += [f"add {dst}, r8, {op2}", f"smmla {dst}, {dst}, r9, r10"]
+        if f.shift is None:
+            lines += [f"asr {dst}, {dst}, r11", f"usat {sat}, #{f.out_bits}, {dst}"]
+        else:
+            lines.append(f"usat {sat}, #{f.out_bits}, {dst}, asr #{f.shift}")
+        if c:
+            lines.append(f"orr {y}, {y}, {dst}, lsl #{c * f.out_sb}")
+    return lines
+
+
+def _scaled(
+    f: Finish, shifts: tuple[int, int], field: int, ys: tuple[str, str], c: int
+) -> list[str]:
+    """One field of channel c in the scaled form: {bias', M, R_lo, 2^k} then {bias'', R_hi}
+    (r1 advances 32 bytes over both), MLA, SMMLA, USAT with the field's shift fused, ORR."""
+    lines = ["ldm r1!, {r8, r9, r10, r11}" if field == 0 else "ldrd r8, r10, [r1], #16"]
+    for y, (src, dst) in zip(ys, (("r4", "r6"), ("r5", "r7")), strict=True):
+        sat = y if c == 0 else dst
+        lines += [
+            f"mla {dst}, {dst if field == 0 else src}, r11, r8",
+            f"smmla {dst}, {dst}, r9, r10",
+            f"usat {sat}, #{f.out_bits}, {dst}, asr #{shifts[field]}",
+        ]
+        if c:
+            lines.append(f"orr {y}, {y}, {dst}, lsl #{c * f.out_sb}")
+    return lines
 
 
 def store_asm(out_sb: int, out_pb: int) -> str:
@@ -251,6 +297,15 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
     rq = requant_table(g, pw.bias, pw.cout_padded)
     table, fast = rq.table, rq.fast
     fin = finish_plan(g, rq, scheme, pl)
+    if fin is not None and fin.shift is None:
+        sc = scaled_requant(g, pw.bias, pw.cout_padded, scheme.spacing)
+        if sc is not None:
+            table, fin = sc[0], dataclasses.replace(fin, scaled=sc[1:])
+    q_note = (
+        "{bias' even * 2^k, M, R_lo, 2^k, bias' odd * 2^(k+s), R_hi, 0, 0} (scaled form)"
+        if fin is not None and fin.scaled is not None
+        else "{bias' even, M, R | s, s - 32 | 0, bias' odd, 0, 0, 0}"
+    )
     what = f"{g.name} (conv2d {g.kh}x{g.kw}) w{g.w_bits}a{g.in_bits}, {scheme.describe()}"
     arrays = "\n".join(
         [
@@ -258,7 +313,7 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
                     f"{what}: weights [{pw.cout_padded // 4} blocks][words][4 channels], "
                     f"int16 lanes in im2col lane order ({kernel})"),
             c_array(f"{function}_q", "int32_t", table,
-                    f"{what}: per channel {{bias' even, M, R | s, s - 32 | 0, bias' odd, 0, 0, 0}}",
+                    f"{what}: per channel {q_note}",
                     hex_data=False),
         ]
     )  # fmt: skip
@@ -302,6 +357,7 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         if fin else "",
         "store_asm": store_asm(g.out_sb, g.out_pixel_bytes),
         "fin_r": int(table[2]) if fin and fin.shift is not None else 0,
+        "scaled": fin.scaled if fin else None,
     }  # fmt: skip
     source = template_env(slbc.TEMPLATE_DIR).get_template(TEMPLATE).render(**params)
     return LayerCode(
