@@ -202,3 +202,30 @@ def test_no_asm_epilogue_without_a_full_clamp() -> None:
     g = dataclasses.replace(full, ops=(*full.ops[:-1], narrow))
     assert "slbc_pxpar.finish_asm" not in slbc_pxpar.render(g, narrow, "mq_l", "m4").source
     run_pxpar(g, 1)
+
+
+@pytest.mark.emulator
+def test_packed_low_totals_in_the_emulator(tmp_path) -> None:
+    """Both pixel pairs' low totals of a channel share a word (MQ_SLBC_XTRP_*) where
+    max|a'| * sum|w| < 2^15 and the window extracts at least twice (w8a2 1x1 over 64 channels,
+    bit-exact in the emulator, partial last block in C); a 3x3 window over 64 channels, whose
+    weights break the bound, keeps one total per accumulator."""
+    from mcumixq.codegen.bench import bench_case
+
+    g = conv_graph(4, (2, 6, 64), 10, w_bits=8, a_bits=2, out_bits=4, kernel=1)
+    geo = conv_geometry(g, g.ops[-1])
+    scheme = slbc.layer_scheme(geo, family="pxpar", force=True)
+    assert scheme is not None and slbc_pxpar.packed_low(geo, scheme)
+    source = slbc_pxpar.render(g, g.ops[-1], "mq_l", "m4").source
+    assert "MQ_SLBC_XTRP_" in source and "MQ_SLBC_ASM_FULL_LOOP(" in source
+    run_pxpar(g, 4)
+    r = bench_case(g, "op", out_dir=tmp_path / "case", prefer="slbc_px")
+    assert r.bit_exact, f"{r.kernel}: {r.first_mismatch}"
+    wide = conv_graph(4, (3, 4, 64), 8, w_bits=8, a_bits=2, out_bits=4)
+    geo = conv_geometry(wide, wide.ops[-1])
+    scheme = slbc.layer_scheme(geo, family="pxpar", force=True)
+    assert scheme is not None
+    w = np.abs(geo.weight.reshape(8, -1).astype(np.int64)).sum(axis=1).max()
+    a_max = max(abs(scheme.a_lo), 3 + scheme.a_lo)
+    assert not slbc_pxpar.packed_low(geo, scheme) and w * a_max >= 1 << 15  # negative control
+    assert "XTRP" not in slbc_pxpar.render(wide, wide.ops[-1], "mq_l", "m4").source

@@ -154,6 +154,7 @@ class Finish:
     out_bits: int  # USAT width: the clamp is exactly [0, 2^out_bits - 1]
     shift: int | None  # every channel's final shift (USAT ..., ASR #shift), or None: per channel
     scaled: tuple[int, int] | None = None  # the scaled form's USAT shifts (low, high fields)
+    packed_low: bool = False  # low totals packed per channel: T(pixel 0) + T(pixel 2) << 16
 
 
 def scaled_requant(
@@ -172,6 +173,15 @@ def scaled_requant(
     z = np.zeros(n, np.int64)
     table = np.stack([a[:, 0], a[:, 1], a[:, 2], a[:, 3], b[:, 0], b[:, 2], z, z], 1)
     return table.astype(np.int32).reshape(-1), lo.shift_lo, hi.shift_hi
+
+
+def packed_low(g: ConvGeometry, scheme: Scheme) -> bool:
+    """Low totals fit int16 for every input, so both pixel pairs' totals of a channel share a
+    word (mq_slbc.h MQ_SLBC_XTRP_*): |sum a' * w| <= max|a'| * sum|w| over every channel, a'
+    the low (even) pixel's shifted activation anywhere in its range (padding included)."""
+    a_max = max(abs(scheme.a_lo), abs((1 << g.in_bits) - 1 + scheme.a_lo))
+    w = np.abs(g.weight.reshape(g.cout, -1).astype(np.int64))
+    return bool(w.size) and int(w.sum(axis=1).max()) * a_max < (1 << 15)
 
 
 def finish_plan(g: ConvGeometry, rq: slbc.RqTable, scheme: Scheme, p: Plan) -> Finish | None:
@@ -206,7 +216,10 @@ def finish_asm(f: Finish, r_imm: int | None = None) -> str:
     ys = (("r2", "r12"), ("r3", "lr"))  # [field: low, high][pair]
     for c in range(4):
         lines.append(f"ldrd r4, r5, [r0, #{8 + 8 * c}]")
-        if f.low:
+        if f.low and f.packed_low:  # r8 = T0 (SXTH), r9 = T1 (the rest, >> 16)
+            lines += [f"ldr r9, [r0, #{44 + 4 * c}]", "sxth r8, r9", "sub r9, r9, r8",
+                      "asr r9, r9, #16"]  # fmt: skip
+        elif f.low:
             lines.append(f"ldrd r8, r9, [r0, #{44 + 8 * c}]")
         lines += [f"{bfx} r6, r4, #0, #{f.s}", f"{bfx} r7, r5, #0, #{f.s}"]
         lines += ["sub r4, r4, r6", "sub r5, r5, r7"]
@@ -297,6 +310,10 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
     rq = requant_table(g, pw.bias, pw.cout_padded)
     table, fast = rq.table, rq.fast
     fin = finish_plan(g, rq, scheme, pl)
+    # as in chpar: packing pays from the second extraction on (decoding costs 2 per channel)
+    xtrs = (g.kh * pl.seg - 1) // pl.blk_words if pl.blk_words else 0
+    packed = not pl.nox and (pl.full or pl.rows) and xtrs >= 2 and packed_low(g, scheme)
+    fin = dataclasses.replace(fin, packed_low=packed) if fin else None
     if fin is not None and fin.shift is None:
         sc = scaled_requant(g, pw.bias, pw.cout_padded, scheme.spacing)
         if sc is not None:
@@ -334,9 +351,10 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "ring": pl.ring, "slots": pl.slots,
         # the chpar straight-line body reads only kh, seg, nox and blk_words, which this Plan
         # has with the same meaning (one schedule of steps, jumps and extractions for both)
-        "full": pl.full, "body": slbc.full_body(pl, scheme.low_signed) if pl.full else "",  # type: ignore[arg-type]
-        "rows": pl.rows, "seg_body": slbc.seg_body(pl, scheme.low_signed) if pl.rows else "",  # type: ignore[arg-type]
-        "xtr": "MQ_SLBC_XTR_SBFX" if scheme.low_signed else "MQ_SLBC_XTR_UBFX",
+        "full": pl.full, "rows": pl.rows,
+        "body": slbc.full_body(pl, scheme.low_signed, packed) if pl.full else "",  # type: ignore[arg-type]
+        "seg_body": slbc.seg_body(pl, scheme.low_signed, packed) if pl.rows else "",  # type: ignore[arg-type]
+        "xtr": slbc.xtr_name(scheme.low_signed, packed), "packed_low": packed,
         # whole-word pixels: the paired row is built straight from the packed pixels
         "direct": not tail, "zpix_word": zpix_word,
         "lane_mask": (((1 << g.in_sb) - 1) * 0x10001),
