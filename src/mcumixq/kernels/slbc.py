@@ -300,9 +300,11 @@ def rows_block(steps: int, seg: int) -> int:
     return blk if rows_cost < loop_cost else 0
 
 
-def xtr_name(low_signed: bool, packed: bool = False) -> str:
-    """The extraction macro: SBFX/UBFX fields, totals per accumulator or packed (XTRP)."""
-    return f"MQ_SLBC_XTR{'P' if packed else ''}_{'SBFX' if low_signed else 'UBFX'}"
+def xtr_name(low_signed: bool, packed: bool = False, stack: bool = False) -> str:
+    """The extraction macro: SBFX/UBFX fields, totals per accumulator or packed (XTRP), in
+    args->low or (`stack`, MQ_SLBC_ASM_FULL_LOOP) the block loop's stack frame (XTRS)."""
+    kind = ("P" if packed else "") + ("S" if stack else "")
+    return f"MQ_SLBC_XTR{kind}_{'SBFX' if low_signed else 'UBFX'}"
 
 
 def packed_low(g: ConvGeometry, scheme: Scheme) -> bool:
@@ -344,14 +346,14 @@ def _dots(g: ConvGeometry, p: Plan) -> list[Dot]:
     return dots
 
 
-def full_body(p: Plan, low_signed: bool, packed: bool = False) -> str:
+def full_body(p: Plan, low_signed: bool, packed: bool = False, stack: bool = False) -> str:
     """The straight-line window of MQ_SLBC_ASM_FULL: kh segments of seg steps with a row jump
     between segments and a low-field extraction after every blk_words steps except the last
     (counted across segments, as mq_slbc_core_c does; the caller extracts at the end). The
     first step starts the accumulators (SMUAD) and the first extraction starts low[], so
-    neither needs zeroing."""
+    neither needs zeroing. `stack`: the totals live in the block loop's frame."""
     total = p.kh * p.seg
-    xtr = xtr_name(low_signed, packed)
+    xtr = xtr_name(low_signed, packed, stack)
     xtr0 = xtr.replace("_SBFX", "0_SBFX").replace("_UBFX", "0_UBFX")
     parts: list[str] = []
     for i in range(1, total + 1):
@@ -416,7 +418,8 @@ def _requant_form(
     params.update(
         fin=fin, fin_asm=finish_asm(fin) if fin else "", fin_r=r_imm or 0,
         loop_asm=p.full and fin is not None and g.cout >= 8,
-        fin_loop_asm=finish_asm(fin, r_imm) if fin else "", store_asm=store_asm(g.out_sb),
+        fin_loop_asm=finish_asm(fin, r_imm, stack=True) if fin else "",
+        store_asm=store_asm(g.out_sb),
     )  # fmt: skip
     return table, note, params
 
@@ -474,6 +477,7 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "ring": pl.ring, "flat": pl.flat, "full": pl.full, "tail_pair": pl.tail_pair,
         "slots": pl.slots, "dots": _dots(g, pl),
         "full_body": full_body(pl, scheme.low_signed, packed) if pl.full else "",
+        "full_body_loop": full_body(pl, scheme.low_signed, packed, stack=True) if pl.full else "",
         "rows": pl.rows, "seg_body": seg_body(pl, scheme.low_signed, packed) if pl.rows else "",
         "xtr": xtr_name(scheme.low_signed, packed), "packed_low": packed,
         "cout_full": g.cout - g.cout % 8, "cout_tail": g.cout % 8, "off": off, "pad_word": pad,

@@ -158,13 +158,14 @@ def store_asm(out_sb: int) -> str:
     return "".join(f'"{x}\\n\\t"' for x in lines)
 
 
-def finish_asm(f: Finish, r_imm: int | None = None) -> str:
+def finish_asm(f: Finish, r_imm: int | None = None, *, stack: bool = False) -> str:
     """Asm (C string lines) requantizing and packing 8 channels of two pixels, registers fixed
     by the caller: r0 args, r1 the channel block's table (advanced 128 bytes), outputs r2/r3
     (pixel 0/1; 8-bit containers: channels 4..7 in r12/lr), r8-r11 one channel's constants
     (uniform shift: r10 = R, loaded once), r4-r7 the pair's accumulators and fields.
     Per channel and pixel: ADD or MLA (bias, field), SMMLA, USAT (ASR fused unless the shift
-    is per channel), ORR into the packed word. `r_imm` loads the uniform R into r10 first."""
+    is per channel), ORR into the packed word. `r_imm` loads the uniform R into r10 first;
+    `stack`: the low totals are in the block loop's frame ([sp, #8], MQ_SLBC_XTRS*)."""
     bfx = "sbfx" if f.low_signed else "ubfx"
     lines: list[str] = []
     if r_imm is not None:  # the uniform R, when r10 is not an input (the block loop)
@@ -172,11 +173,12 @@ def finish_asm(f: Finish, r_imm: int | None = None) -> str:
         lines += [f"movw r10, #{u & 0xFFFF}", f"movt r10, #{u >> 16}"]
     for qp in range(4):
         lines.append(f"ldrd r4, r5, [r0, #{8 + 8 * qp}]")
+        base, at = ("sp", 8) if stack else ("r0", 44)
         if f.low and f.packed_low:  # r8 = T0 (SXTH), r9 = T1 (the rest, >> 16)
-            lines += [f"ldr r9, [r0, #{44 + 4 * qp}]", "sxth r8, r9", "sub r9, r9, r8",
+            lines += [f"ldr r9, [{base}, #{at + 4 * qp}]", "sxth r8, r9", "sub r9, r9, r8",
                       "asr r9, r9, #16"]  # fmt: skip
         elif f.low:
-            lines.append(f"ldrd r8, r9, [r0, #{44 + 8 * qp}]")
+            lines.append(f"ldrd r8, r9, [{base}, #{at + 8 * qp}]")
         lines += [f"{bfx} r6, r4, #0, #{f.s}", f"{bfx} r7, r5, #0, #{f.s}"]
         lines += ["sub r4, r4, r6", "sub r5, r5, r7"]
         if f.low:

@@ -199,7 +199,7 @@ def finish_plan(g: ConvGeometry, rq: slbc.RqTable, scheme: Scheme, p: Plan) -> F
     )  # fmt: skip
 
 
-def finish_asm(f: Finish, r_imm: int | None = None) -> str:
+def finish_asm(f: Finish, r_imm: int | None = None, *, stack: bool = False) -> str:
     """Asm (C string lines) requantizing and packing 4 channels of 4 pixels, registers fixed by
     the caller: r0 args, r1 the block's table (8 words per channel, advanced 128 bytes),
     outputs r2, r3, r12, lr (pixels 0..3), r4/r5 the pairs' accumulators, r6/r7 their fields,
@@ -207,7 +207,8 @@ def finish_asm(f: Finish, r_imm: int | None = None) -> str:
     (pixels 0, 2; plus the core's low totals) and the high fields (pixels 1, 3: acc - field,
     exactly H * 2^s, shifted to H << k in the ADD) each take ADD, SMMLA, USAT (ASR fused when
     the shift is uniform, else ASR first) and ORR into the pixel's packed word. `r_imm` loads
-    the uniform R into r10 first (the block loop, where r10 is not an input)."""
+    the uniform R into r10 first (the block loop, where r10 is not an input); `stack`: the low
+    totals are in the block loop's frame ([sp, #8], MQ_SLBC_XTRS*), not args->low."""
     bfx = "sbfx" if f.low_signed else "ubfx"
     lines: list[str] = []
     if r_imm is not None:
@@ -216,11 +217,12 @@ def finish_asm(f: Finish, r_imm: int | None = None) -> str:
     ys = (("r2", "r12"), ("r3", "lr"))  # [field: low, high][pair]
     for c in range(4):
         lines.append(f"ldrd r4, r5, [r0, #{8 + 8 * c}]")
+        base, at = ("sp", 8) if stack else ("r0", 44)
         if f.low and f.packed_low:  # r8 = T0 (SXTH), r9 = T1 (the rest, >> 16)
-            lines += [f"ldr r9, [r0, #{44 + 4 * c}]", "sxth r8, r9", "sub r9, r9, r8",
+            lines += [f"ldr r9, [{base}, #{at + 4 * c}]", "sxth r8, r9", "sub r9, r9, r8",
                       "asr r9, r9, #16"]  # fmt: skip
         elif f.low:
-            lines.append(f"ldrd r8, r9, [r0, #{44 + 8 * c}]")
+            lines.append(f"ldrd r8, r9, [{base}, #{at + 8 * c}]")
         lines += [f"{bfx} r6, r4, #0, #{f.s}", f"{bfx} r7, r5, #0, #{f.s}"]
         lines += ["sub r4, r4, r6", "sub r5, r5, r7"]
         if f.low:
@@ -353,6 +355,7 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         # has with the same meaning (one schedule of steps, jumps and extractions for both)
         "full": pl.full, "rows": pl.rows,
         "body": slbc.full_body(pl, scheme.low_signed, packed) if pl.full else "",  # type: ignore[arg-type]
+        "body_loop": slbc.full_body(pl, scheme.low_signed, packed, True) if pl.full else "",  # type: ignore[arg-type]
         "seg_body": slbc.seg_body(pl, scheme.low_signed, packed) if pl.rows else "",  # type: ignore[arg-type]
         "xtr": slbc.xtr_name(scheme.low_signed, packed), "packed_low": packed,
         # whole-word pixels: the paired row is built straight from the packed pixels
@@ -371,7 +374,9 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         # straight-line windows with the asm epilogue run all full channel blocks of a quad
         # in one asm loop (mq_slbc.h MQ_SLBC_ASM_FULL_LOOP)
         "loop_asm": bool(fin and pl.full and g.cout >= 4 and 3 * g.out_pixel_bytes <= 4095),
-        "fin_loop_asm": finish_asm(fin, int(table[2]) if fin.shift is not None else None)
+        "fin_loop_asm": finish_asm(
+            fin, int(table[2]) if fin.shift is not None else None, stack=True
+        )
         if fin else "",
         "store_asm": store_asm(g.out_sb, g.out_pixel_bytes),
         "fin_r": int(table[2]) if fin and fin.shift is not None else 0,

@@ -55,6 +55,19 @@ static inline int32_t mq_slbc_smmla(int32_t a, int32_t b, int32_t acc)
 #endif
 }
 
+/* Bytes 1 and 3 sign-extended into the two int16 lanes: SXTB16 Rd, Rm, ROR #8 (one
+ * instruction; the 8-bit unpack with a_lo = -128 flips the sign bits, then sign-extends). */
+static inline uint32_t mq_slbc_sxtb16_ror8(uint32_t x)
+{
+#if MQ_HAVE_DSP && defined(__thumb2__)
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+#else
+    return mq_sxtb16(mq_ror(x, 8));
+#endif
+}
+
 /* Unaligned little-endian 32-bit load (LDR allows unaligned addresses on the M4). */
 static inline uint32_t mq_slbc_ld32(const uint8_t *p)
 {
@@ -185,23 +198,26 @@ typedef struct {
     "movs r8, #0\n\t"                                                                            \
     "movs r9, #0\n\t"
 
-/* Extract the low fields of acc registers RA, RB (lr), drop them, add them to low[K], low[K+1]
- * (r12 = args). LDRD/STRD keep the totals' memory traffic at 3 + 3 cycles per pair. */
-#define MQ_SLBC_EXTRACT2(BFX, RA, RB, K)                                                         \
-    "ldrd r10, r11, [r12, #" K "]\n\t" BFX " lr, " RA ", #0, #%c[s]\n\t"                          \
+/* Extract the low fields of acc registers RA, RB (lr), drop them, add them to the two totals
+ * at MEM (low[K], low[K+1] with r12 = args; or the block loop's stack frame, MQ_SLBC_XTRS_*).
+ * LDRD/STRD keep the totals' memory traffic at 3 + 3 cycles per pair. */
+#define MQ_SLBC_EXTRACT2(BFX, RA, RB, K) MQ_SLBC_EXTRACT2_AT(BFX, RA, RB, "[r12, #" K "]")
+#define MQ_SLBC_EXTRACT2_AT(BFX, RA, RB, MEM)                                                    \
+    "ldrd r10, r11, " MEM "\n\t" BFX " lr, " RA ", #0, #%c[s]\n\t"                               \
     "sub " RA ", " RA ", lr\n\t"                                                                 \
     "add r10, r10, lr\n\t" BFX " lr, " RB ", #0, #%c[s]\n\t"                                     \
     "sub " RB ", " RB ", lr\n\t"                                                                 \
     "add r11, r11, lr\n\t"                                                                       \
-    "strd r10, r11, [r12, #" K "]\n\t"
+    "strd r10, r11, " MEM "\n\t"
 
 /* The first extraction of a straight-line window: the fields start low[K], low[K+1] (no
  * load, add or zeroed low[] needed). */
-#define MQ_SLBC_EXTRACT2_FIRST(BFX, RA, RB, K)                                                   \
+#define MQ_SLBC_EXTRACT2_FIRST(BFX, RA, RB, K) MQ_SLBC_EXTRACT2_FIRST_AT(BFX, RA, RB, "[r12, #" K "]")
+#define MQ_SLBC_EXTRACT2_FIRST_AT(BFX, RA, RB, MEM)                                              \
     BFX " r10, " RA ", #0, #%c[s]\n\t"                                                           \
     "sub " RA ", " RA ", r10\n\t" BFX " r11, " RB ", #0, #%c[s]\n\t"                             \
     "sub " RB ", " RB ", r11\n\t"                                                                \
-    "strd r10, r11, [r12, #" K "]\n\t"
+    "strd r10, r11, " MEM "\n\t"
 
 #define MQ_SLBC_EXTRACT_FIRST(BFX)                                                               \
     MQ_SLBC_EXTRACT2_FIRST(BFX, "r2", "r3", "44") MQ_SLBC_EXTRACT2_FIRST(BFX, "r4", "r5", "52")  \
@@ -218,16 +234,16 @@ typedef struct {
     "sub " RB ", " RB ", lr\n\t"                                                                 \
     "add " T ", " T ", lr, lsl #16\n\t"
 
-#define MQ_SLBC_XTRP_ALL(BFX)                                                                    \
-    "ldr r12, [sp]\n\t"                                                                          \
-    "ldrd r10, r11, [r12, #44]\n\t"                                                              \
+#define MQ_SLBC_XTRP_ALL(BFX) "ldr r12, [sp]\n\t" MQ_SLBC_XTRP_AT(BFX, "[r12, #44]", "[r12, #52]")
+#define MQ_SLBC_XTRP_AT(BFX, M0, M1)                                                             \
+    "ldrd r10, r11, " M0 "\n\t"                                                                  \
     MQ_SLBC_XTRP2(BFX, "r2", "r3", "r10")                                                        \
     MQ_SLBC_XTRP2(BFX, "r4", "r5", "r11")                                                        \
-    "strd r10, r11, [r12, #44]\n\t"                                                              \
-    "ldrd r10, r11, [r12, #52]\n\t"                                                              \
+    "strd r10, r11, " M0 "\n\t"                                                                  \
+    "ldrd r10, r11, " M1 "\n\t"                                                                  \
     MQ_SLBC_XTRP2(BFX, "r6", "r7", "r10")                                                        \
     MQ_SLBC_XTRP2(BFX, "r8", "r9", "r11")                                                        \
-    "strd r10, r11, [r12, #52]\n\t"
+    "strd r10, r11, " M1 "\n\t"
 
 /* The first packed extraction: the totals start at the fields (no load, nothing zeroed). */
 #define MQ_SLBC_XTRP2_FIRST(BFX, RA, RB, T)                                                      \
@@ -237,13 +253,14 @@ typedef struct {
     "add " T ", " T ", lr, lsl #16\n\t"
 
 #define MQ_SLBC_XTRP_FIRST(BFX)                                                                  \
-    "ldr r12, [sp]\n\t"                                                                          \
+    "ldr r12, [sp]\n\t" MQ_SLBC_XTRP_FIRST_AT(BFX, "[r12, #44]", "[r12, #52]")
+#define MQ_SLBC_XTRP_FIRST_AT(BFX, M0, M1)                                                       \
     MQ_SLBC_XTRP2_FIRST(BFX, "r2", "r3", "r10")                                                  \
     MQ_SLBC_XTRP2_FIRST(BFX, "r4", "r5", "r11")                                                  \
-    "strd r10, r11, [r12, #44]\n\t"                                                              \
+    "strd r10, r11, " M0 "\n\t"                                                                  \
     MQ_SLBC_XTRP2_FIRST(BFX, "r6", "r7", "r10")                                                  \
     MQ_SLBC_XTRP2_FIRST(BFX, "r8", "r9", "r11")                                                  \
-    "strd r10, r11, [r12, #52]\n\t"
+    "strd r10, r11, " M1 "\n\t"
 
 #define MQ_SLBC_EXTRACT_ALL(BFX)                                                                 \
     MQ_SLBC_EXTRACT2(BFX, "r2", "r3", "44") MQ_SLBC_EXTRACT2(BFX, "r4", "r5", "52")              \
@@ -385,6 +402,28 @@ typedef struct {
 #define MQ_SLBC_XTRP0_SBFX MQ_SLBC_XTRP_FIRST("sbfx")
 #define MQ_SLBC_XTRP0_UBFX MQ_SLBC_XTRP_FIRST("ubfx")
 
+/* The same extractions inside MQ_SLBC_ASM_FULL_LOOP, whose stack frame holds the low totals
+ * ([sp, #8], 8 words; packed: 4): no argument pointer to load, and the
+ * epilogue of the same asm reads them there (finish_asm with stack=True). */
+#define MQ_SLBC_XTRS(BFX)                                                                        \
+    MQ_SLBC_EXTRACT2_AT(BFX, "r2", "r3", "[sp, #8]")                                             \
+    MQ_SLBC_EXTRACT2_AT(BFX, "r4", "r5", "[sp, #16]")                                            \
+    MQ_SLBC_EXTRACT2_AT(BFX, "r6", "r7", "[sp, #24]")                                            \
+    MQ_SLBC_EXTRACT2_AT(BFX, "r8", "r9", "[sp, #32]")
+#define MQ_SLBC_XTRS0(BFX)                                                                       \
+    MQ_SLBC_EXTRACT2_FIRST_AT(BFX, "r2", "r3", "[sp, #8]")                                       \
+    MQ_SLBC_EXTRACT2_FIRST_AT(BFX, "r4", "r5", "[sp, #16]")                                      \
+    MQ_SLBC_EXTRACT2_FIRST_AT(BFX, "r6", "r7", "[sp, #24]")                                      \
+    MQ_SLBC_EXTRACT2_FIRST_AT(BFX, "r8", "r9", "[sp, #32]")
+#define MQ_SLBC_XTRS_SBFX MQ_SLBC_XTRS("sbfx")
+#define MQ_SLBC_XTRS_UBFX MQ_SLBC_XTRS("ubfx")
+#define MQ_SLBC_XTRS0_SBFX MQ_SLBC_XTRS0("sbfx")
+#define MQ_SLBC_XTRS0_UBFX MQ_SLBC_XTRS0("ubfx")
+#define MQ_SLBC_XTRPS_SBFX MQ_SLBC_XTRP_AT("sbfx", "[sp, #8]", "[sp, #16]")
+#define MQ_SLBC_XTRPS_UBFX MQ_SLBC_XTRP_AT("ubfx", "[sp, #8]", "[sp, #16]")
+#define MQ_SLBC_XTRPS0_SBFX MQ_SLBC_XTRP_FIRST_AT("sbfx", "[sp, #8]", "[sp, #16]")
+#define MQ_SLBC_XTRPS0_UBFX MQ_SLBC_XTRP_FIRST_AT("ubfx", "[sp, #8]", "[sp, #16]")
+
 /* The whole window as straight-line code BODY (steps, row jumps and extractions scheduled
  * offline, kernels/slbc.full_body): no loop tests or block bookkeeping at all, for windows of
  * up to slbc.FULL_MAX_STEPS steps. BODY starts with MQ_SLBC_STEP0 (no zeroing) and its first
@@ -409,11 +448,12 @@ typedef struct {
  * epilogue FIN (kernels/slbc_finish.finish_asm) and STORE (the packed words to o0/o1, which
  * advance): no C between blocks, so the per-block glue (argument set-up, the core's entry
  * and exit, loop counters in C spills) is a few instructions. pa stays the window; pw and q
- * advance through the blocks. STORE leaves the advanced o0 in r4: the loop ends at o0_end. */
+ * advance through the blocks. STORE leaves the advanced o0 in r4: the loop ends at o0_end.
+ * The frame is [sp] args, [sp, #8..#40) the low totals (BODY's MQ_SLBC_XTRS*). */
 #define MQ_SLBC_ASM_FULL_LOOP(args, BODY, FIN, STORE, S, OFF, JUMP_BYTES)                        \
     do {                                                                                         \
         register mq_slbc_args *r0_args __asm__("r0") = (args);                                   \
-        __asm__ volatile("sub sp, sp, #8\n\t"                                                    \
+        __asm__ volatile("sub sp, sp, #40\n\t"                                                   \
                          "str r0, [sp]\n\t"                                                      \
                          "1:\n\t"                                                                \
                          "ldm r0, {r0, r1}\n\t" BODY "ldr r0, [sp]\n\t"                          \
@@ -424,7 +464,7 @@ typedef struct {
                          "ldr r6, [r0, #88]\n\t"                                                 \
                          "cmp r4, r6\n\t"                                                        \
                          "bne 1b\n\t"                                                            \
-                         "add sp, sp, #8\n\t"                                                    \
+                         "add sp, sp, #40\n\t"                                                   \
                          : "+r"(r0_args)                                                         \
                          : [s] "i"(S), [off] "i"(OFF), [jump] "i"(JUMP_BYTES)                    \
                          : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11",   \
