@@ -114,16 +114,21 @@ def layer_scheme(g: ConvGeometry, *, family: str = "chpar", force: bool = False)
 
 
 def unshifted(g: ConvGeometry, scheme: Scheme) -> Scheme:
-    """The chpar variant with raw activations (a_lo = 0) at the same spacing where its bound
-    still covers the whole window (no extraction either way): the row unpack then skips one
-    SSUB16 per lane word (~1 % on 1x1 layers). Else `scheme`, whose larger bound matters."""
-    steps = g.kh * g.kw * len(tap_lane_order(g.cin, g.in_bits)) // 2
-    if scheme.a_lo == 0 or scheme.steps < steps:
-        return scheme
-    raw = _two_field("chpar", g.w_bits, g.in_bits, scheme.spacing, (0, 0), (0, 0))
-    if raw is None or raw.steps < steps or raw.max_k < g.k:
-        return scheme
-    return raw
+    """The chpar variant of this window's activation shift, at the same spacing: raw
+    activations (a_lo = 0) where that bound still covers the whole window (no extraction either
+    way; the row unpack skips one SSUB16 per lane word, ~1 % on 1x1 layers), or the shift one
+    above centred (e.g. a - 127 for 8 bits: products [-256, 254] instead of [-254, 256] against
+    w2, so n = 8 instead of 7) where its bound saves extractions. Else `scheme`."""
+    total = g.kh * g.kw * len(tap_lane_order(g.cin, g.in_bits)) // 2
+    best = scheme
+    for sa in (0, 1 - (1 << (g.in_bits - 1))):
+        cand = _two_field("chpar", g.w_bits, g.in_bits, scheme.spacing, (sa, sa), (0, 0))
+        if cand is None or cand.max_k < g.k:
+            continue
+        xtrs, now = (total - 1) // cand.steps, (total - 1) // best.steps
+        if xtrs < now or (sa == 0 and xtrs == now == 0):
+            best = cand
+    return best
 
 
 def _cost_model(g: ConvGeometry) -> CostModel | None:
