@@ -443,7 +443,7 @@ def test_raw_activations_where_the_unshifted_bound_covers_the_window(
     shape, kernel, pair, z, raw
 ) -> None:
     """A NOX window whose raw-activation bound also covers it unpacks without SSUB16
-    (slbc.unshifted); the result stays bit-exact, padding included."""
+    (slbc.tuned_shift); the result stays bit-exact, padding included."""
     from mcumixq.kernels.geometry import conv_geometry
 
     p = BitPair.parse(pair)

@@ -7,10 +7,11 @@ layers for which `packing.choose.choose_scheme` predicts chpar beats plain SMLAD
 (kernels/slbc_pxpar.py), and offers the rest only on request (priority 5).
 
 Structure (template `conv2d/conv2d__m4_slbc.c.in`, core in `include/mq_slbc.h`):
-- input rows are unpacked once into int16 lane words (a + a_shift) in a ring of row buffers,
-  each stored twice so a window's rows are always consecutive; the window of an output pixel is
-  then kh contiguous segments, and its right neighbour's starts one stride later, so the asm
-  core addresses both pixels of a pair through one pointer (an immediate offset);
+- input rows are unpacked once into int16 lane words (a + a_shift; `tuned_shift` picks the
+  shift) in a ring of row buffers, each stored twice so a window's rows are always
+  consecutive; the window of an output pixel is then kh contiguous segments, and its right
+  neighbour's starts one stride later, so the asm core addresses both pixels of a pair
+  through one pointer (an immediate offset);
 - the core runs 2 pixels x 8 channels (8 accumulators, 6 grouped loads + 8 SMLAD per step),
   extracting the low fields every n steps (counted across segments); windows of up to
   FULL_MAX_STEPS(_NO_TAIL) steps are straight-line code (first step SMUAD, first extraction
@@ -110,10 +111,10 @@ def layer_scheme(g: ConvGeometry, *, family: str = "chpar", force: bool = False)
         return None
     if scheme.family != family:
         return None
-    return unshifted(g, scheme) if family == "chpar" else scheme
+    return tuned_shift(g, scheme) if family == "chpar" else scheme
 
 
-def unshifted(g: ConvGeometry, scheme: Scheme) -> Scheme:
+def tuned_shift(g: ConvGeometry, scheme: Scheme) -> Scheme:
     """The chpar variant of this window's activation shift, at the same spacing: raw
     activations (a_lo = 0) where that bound still covers the whole window (no extraction either
     way; the row unpack skips one SSUB16 per lane word, ~1 % on 1x1 layers), or the shift one
