@@ -154,6 +154,8 @@ def test_requant_forms(shift, z_out, form) -> None:
         (2, 2, 3, 2, "same", (45, 30, 4)),
         (3, 6, 5, 1, (2, 1, 0, 2), (40, 33, 4)),
         (2, 3, 3, 1, "valid", (50, 28, 4)),
+        (4, 2, 3, 1, "same", (40, 30, 4)),  # 2-bit outputs, 3 channels ORed into a byte
+        (8, 2, 3, 1, (1, 1, 0, 1), (41, 29, 4)),
     ],
 )
 def test_large_planes_run_in_row_bands(w, a, kernel, stride, padding, shape) -> None:
@@ -187,6 +189,7 @@ def test_unsupported_channel_count_falls_back() -> None:
         (4, 4, (40, 30, 4)),
         (4, 4, (4, 21, 8)),  # 11 pixel pairs a row, odd width: 3 peeled + one 8-pair loop body
         (8, 8, (3, 36, 4)),  # 18 pairs: 2 peeled + two 8-pair loop bodies
+        (8, 2, (5, 7, 8)),  # 2-bit outputs, odd width
     ],
 )
 def test_emulated_bit_exact(tmp_path, w, a, shape) -> None:
