@@ -77,7 +77,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--int8-epochs", type=int, default=1, help="QAT epochs of the 8/8 baseline")
     p.add_argument("--search-epochs", type=int, default=2, help="supernet epochs")
     p.add_argument("--search-limit", type=int, default=2000, help="images per search epoch")
-    p.add_argument("--finetune-epochs", type=int, default=2, help="QAT epochs of the result")
+    p.add_argument("--finetune-epochs", type=int, default=3, help="QAT epochs of the result")
     p.add_argument("--lr", type=float, default=0.05, help="peak SGD learning rate")
     p.add_argument("--samples", type=int, default=20, help="self-test images emulated")
     p.add_argument("--json", action="store_true", help="print report.json to stdout")
