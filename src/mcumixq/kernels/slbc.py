@@ -48,7 +48,7 @@ from mcumixq.kernels.slbc_finish import (
 )
 from mcumixq.packing.choose import BUILT_FAMILIES, CostModel, choose_scheme
 from mcumixq.packing.fields import pack_lanes
-from mcumixq.packing.schemes import Scheme, _two_field
+from mcumixq.packing.schemes import Scheme, two_field_scheme
 from mcumixq.packing.weights import PackedWeights, Tile, pack_weights, tap_lane_order
 
 NAME = "slbc"
@@ -123,7 +123,7 @@ def tuned_shift(g: ConvGeometry, scheme: Scheme) -> Scheme:
     total = g.kh * g.kw * len(tap_lane_order(g.cin, g.in_bits)) // 2
     best = scheme
     for sa in (0, 1 - (1 << (g.in_bits - 1))):
-        cand = _two_field("chpar", g.w_bits, g.in_bits, scheme.spacing, (sa, sa), (0, 0))
+        cand = two_field_scheme("chpar", g.w_bits, g.in_bits, scheme.spacing, (sa, sa), (0, 0))
         if cand is None or cand.max_k < g.k:
             continue
         xtrs, now = (total - 1) // cand.steps, (total - 1) // best.steps

@@ -137,7 +137,7 @@ def steps_within(per_instr: tuple[int, int], win: tuple[int, int]) -> int:
     return min(n_hi, n_lo)
 
 
-def _two_field(
+def two_field_scheme(
     family: str,
     w_bits: int,
     a_bits: int,
@@ -145,7 +145,11 @@ def _two_field(
     a_shift: tuple[int, int],
     w_shift: tuple[int, int],
 ) -> Scheme | None:
-    """Build a chpar/pxpar scheme for one spacing and shift choice, or None if it cannot work."""
+    """Build a chpar/pxpar scheme for one spacing and shift choice, or None if it cannot work.
+
+    Public because kernels/slbc.py re-derives the bound for other activation shifts of a chosen
+    spacing (`tuned_shift`): the proof must come from this one place.
+    """
     ar, wr = a_range(a_bits), w_range(w_bits)
     a_lo, a_hi = shifted(ar, a_shift[0]), shifted(ar, a_shift[1])
     w_lo, w_hi = shifted(wr, w_shift[0]), shifted(wr, w_shift[1])
@@ -184,7 +188,7 @@ def chpar_scheme(w_bits: int, a_bits: int, k: int) -> Scheme | None:
     """
     best: Scheme | None = None
     for s, sa in product(range(4, 17), _a_shifts(a_bits)):
-        cand = _two_field("chpar", w_bits, a_bits, s, (sa, sa), (0, 0))
+        cand = two_field_scheme("chpar", w_bits, a_bits, s, (sa, sa), (0, 0))
         if cand is not None and cand.max_k >= k and (best is None or cand.steps > best.steps):
             best = cand
     return best
@@ -194,7 +198,7 @@ def pxpar_scheme(w_bits: int, a_bits: int, k: int) -> Scheme | None:
     """Best pixel-parallel scheme: raw or centred low pixel, centred or raw high pixel."""
     best: Scheme | None = None
     for s, lo, hi in product(range(4, 17), _a_shifts(a_bits), _a_shifts(a_bits)):
-        cand = _two_field("pxpar", w_bits, a_bits, s, (lo, hi), (0, 0))
+        cand = two_field_scheme("pxpar", w_bits, a_bits, s, (lo, hi), (0, 0))
         if cand is not None and cand.max_k >= k and (best is None or cand.steps > best.steps):
             best = cand
     return best
