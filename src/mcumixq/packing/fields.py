@@ -149,3 +149,61 @@ def poly_dot(a: np.ndarray, w: np.ndarray, scheme: Scheme, steps: int | None = N
         total += extract(acc, s, s)
     ws_even, ws_odd = int(w[0::2].sum()), int(w[1::2].sum())
     return total - scheme.a_lo * ws_even - scheme.a_hi * ws_odd
+
+
+MASK64 = (1 << 64) - 1
+
+
+def out3x2_words(a: np.ndarray, w: np.ndarray, scheme: Scheme) -> tuple[list[int], list[int]]:
+    """The A and W operand words of the out3x2 UMLALs, K steps plus the correction step.
+
+    `a` is [3, K] raw activations (pixels), `w` [2, K] raw weights (channels). A_k packs the 3
+    pixels' a[k] at bits 0/s/2s, W_k the 2 channels' w + w_lo at bits 0/3s; the extra step has
+    A = sum_k (a_max - a) per pixel field (what the kernel derives from the sum of its A words)
+    and W = w_lo in both channel fields, which undoes the weight offset: each field then ends at
+    sum a*w + w_lo * K * a_max (>= 0, so no field ever borrows).
+    """
+    s = scheme.spacing
+    a = np.asarray(a, dtype=np.int64)
+    w = np.asarray(w, dtype=np.int64) + scheme.w_lo
+    a_max = (1 << scheme.a_bits) - 1
+    k = a.shape[1]
+    aw = [int(a[0, i]) | int(a[1, i]) << s | int(a[2, i]) << 2 * s for i in range(k)]
+    ww = [int(w[0, i]) | int(w[1, i]) << 3 * s for i in range(k)]
+    rest = a_max * k - a.sum(axis=1)
+    aw.append(int(rest[0]) | int(rest[1]) << s | int(rest[2]) << 2 * s)
+    ww.append(scheme.w_lo | scheme.w_lo << 3 * s)
+    return aw, ww
+
+
+def umlal_block(a_words: list[int], w_words: list[int], acc: int = 0) -> int:
+    """The 64-bit accumulator after UMLAL(acc, A_k, W_k) for every k: unsigned 32x32 products
+    added modulo 2^64 (a wrapped field carries into the next, as on the M4)."""
+    for x, y in zip(a_words, w_words, strict=True):
+        if not (0 <= x <= MASK32 and 0 <= y <= MASK32):
+            raise ConfigError(f"UMLAL operand outside uint32 ({x:#x}, {y:#x}); bad scheme")
+        acc = (acc + x * y) & MASK64
+    return acc
+
+
+def out3x2_fields(acc: int, spacing: int) -> np.ndarray:
+    """The six fields of an out3x2 accumulator as [pixel, channel]: pixel i of channel j at bit
+    spacing * (i + 3j), `spacing` bits wide (UBFX), the top one to bit 63 (LSR)."""
+    out = np.zeros((3, 2), dtype=np.int64)
+    for j in range(2):
+        for i in range(3):
+            lsb = spacing * (i + 3 * j)
+            width = 64 - lsb if (i, j) == (2, 1) else spacing
+            out[i, j] = (acc >> lsb) & ((1 << width) - 1)
+    return out
+
+
+def out3x2_dot(a: np.ndarray, w: np.ndarray, scheme: Scheme) -> np.ndarray:
+    """Out3x2 model on raw values: [3 pixels, 2 channels] of sum(a * w), exact within the
+    scheme's bound (K <= scheme.steps). Runs the K steps and the correction step, then removes
+    the constant w_lo * K * a_max the correction leaves in every field (the kernel folds it into
+    the bias)."""
+    aw, ww = out3x2_words(a, w, scheme)
+    fields = out3x2_fields(umlal_block(aw, ww), scheme.spacing)
+    a_max = (1 << scheme.a_bits) - 1
+    return fields - scheme.w_lo * a_max * np.asarray(a).shape[1]

@@ -32,7 +32,9 @@ from itertools import product
 from mcumixq.errors import ConfigError
 from mcumixq.numerics import a_range, check_bits, w_range
 
-FAMILIES = ("smlad", "chpar", "pxpar", "poly")
+# out3x2 (UMLAL, 6 MACs; `out3x2_scheme`) is never a `candidate_schemes` entry: it serves only
+# pointwise layers, which the chooser is told about (`choose.choose_scheme(pointwise=True)`).
+FAMILIES = ("smlad", "chpar", "pxpar", "poly", "out3x2")
 INT16_MIN = -(1 << 15)
 INT16_MAX = (1 << 15) - 1
 # A scheme needing an extraction more often than every 2 SMLADs never beats plain SMLAD.
@@ -74,17 +76,25 @@ class Scheme:
 
     @property
     def macs_per_instr(self) -> int:
-        """MACs one SMLAD performs: 2 for plain lanes, 4 for every SLBC family."""
+        """MACs one SMLAD performs: 2 for plain lanes, 4 for every SLBC family (out3x2: 6 per
+        UMLAL)."""
+        if self.family == "out3x2":
+            return 6
         return 2 if self.family == "smlad" else 4
 
     @property
     def k_per_instr(self) -> int:
-        """Reduction elements one SMLAD consumes per output (poly: 2 per lane)."""
+        """Reduction elements one SMLAD consumes per output (poly: 2 per lane; out3x2: 1)."""
+        if self.family == "out3x2":
+            return 1
         return 4 if self.family == "poly" else 2
 
     @property
     def id(self) -> str:
-        """Scheme id used in kernel names (STYLE §2): family + MACs per instruction."""
+        """Scheme id used in kernel names (STYLE §2): family + MACs per instruction (out3x2:
+        the instruction, `umlal6`)."""
+        if self.family == "out3x2":
+            return f"umlal{self.macs_per_instr}"
         return f"{self.family}{self.macs_per_instr}"
 
     def describe(self) -> str:
@@ -238,6 +248,40 @@ def poly_scheme(w_bits: int, a_bits: int, k: int) -> Scheme | None:
         if cand is not None and (best is None or cand.steps > best.steps):
             best = cand
     return best
+
+
+OUT3X2_SPACING = 10  # 3 pixels x 10 bits in A, channel 1 at 3 * 10 = 30 in W
+
+
+def out3x2_scheme(w_bits: int, a_bits: int, k: int) -> Scheme | None:
+    """The OUT3x2 UMLAL scheme (shared/SLBC.md §1): 3 pixels x 2 channels = 6 MACs per UMLAL.
+
+    A_k = a_p0 + a_p1*2^10 + a_p2*2^20 (raw unsigned activations), W_k = w'_c0 + w'_c1*2^30 with
+    w' = w + 2 in [0, 3] (2-bit weights only: w'_c1 * 2^30 must fit the 32-bit operand). The
+    64-bit UMLAL accumulator gets a_pi * w'_cj at bit 10*i + 30*j: six disjoint fields (the top
+    one, at 50, has 14 bits). Every term is >= 0, so no field borrows; the weight offset is
+    undone by one extra step with A = sum_k (a_max - a) per pixel field and w' = 2, after which
+    each field holds sum a*w + 2*K*a_max, which lies in [0, 3*K*a_max] (a*w' per step in
+    [0, 3*a_max] bounds it the same way). Exact while 3*K*a_max <= 2^10 - 1: `steps` (= max_k)
+    is the largest such K (113 at w2a2, and 114 all-max steps overflow; tests show it), and the
+    extra step's A fields (<= K*a_max < 2^10) stay disjoint. None for K beyond it (the kernel
+    does not extract mid-reduction).
+    """
+    check_bits(w_bits, "w_bits")
+    check_bits(a_bits, "a_bits")
+    s = OUT3X2_SPACING
+    w_shift = -w_range(w_bits)[0]
+    wr = shifted(w_range(w_bits), w_shift)
+    ar = a_range(a_bits)
+    if wr[1] >= 4 or ar[1] >= 1 << s:
+        return None
+    n = steps_within(mul_range(ar, wr), window(s, False))
+    if n < MIN_STEPS or k > n:
+        return None
+    return Scheme(
+        family="out3x2", w_bits=w_bits, a_bits=a_bits, spacing=s, w_lo=w_shift, w_hi=w_shift,
+        low_signed=False, steps=n, max_k=n,
+    )  # fmt: skip
 
 
 def smlad_scheme(w_bits: int, a_bits: int) -> Scheme:
