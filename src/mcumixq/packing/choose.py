@@ -17,16 +17,19 @@ from dataclasses import dataclass, field
 
 from mcumixq.errors import ConfigError
 from mcumixq.numerics import check_bits
-from mcumixq.packing.schemes import FAMILIES, Scheme, candidate_schemes
+from mcumixq.packing.schemes import FAMILIES, Scheme, candidate_schemes, out3x2_scheme
 from mcumixq.packing.weights import tap_lane_order
 
 # Families with a built C kernel; the others exist as exact models for the search and tests.
-BUILT_FAMILIES = ("smlad", "chpar", "pxpar")
+BUILT_FAMILIES = ("smlad", "chpar", "pxpar", "out3x2")
+# out3x2 blocking: 6 pixels (2 A words) x 4 channels (2 W words) per UMLAL step.
+OUT3X2_PIXELS, OUT3X2_CHANNELS = 6, 4
 
 
 def _default_instr_cycles() -> dict[str, float]:
     # smlad2 measured 0.90 MAC/cycle on L3; the chpar/pxpar core does 8 SMLAD per ~17 cycles.
-    return {"smlad": 2.1, "chpar": 2.1, "pxpar": 2.1, "poly": 2.6}
+    # out3x2: 4 grouped LDR (5 cycles) + 4 UMLAL per step of 4 UMLALs (kernels/slbc_out3x2.py).
+    return {"smlad": 2.1, "chpar": 2.1, "pxpar": 2.1, "poly": 2.6, "out3x2": 2.25}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,6 +48,10 @@ class CostModel:
     # while the SLBC kernels keep their one-SMMLA form (kernels/slbc.layer_scheme sets it; the
     # TinyVGG 28x28x1->16 first layer measured 716k cycles at w2a2 vs 470k at w4a2 = 20/output).
     smlad_rq_cycles: float = 0.0
+    # out3x2 (kernels/slbc_out3x2.py), per output: field extraction, requantization and packed
+    # store; per 6-pixel group and reduction step: building the two A words
+    out3x2_output_cycles: float = 7.0
+    out3x2_build_cycles: float = 8.0
 
     def __post_init__(self) -> None:
         missing = set(FAMILIES) - set(self.instr_cycles)
@@ -64,6 +71,8 @@ def estimate_cycles(
 ) -> float:
     """Predicted cycles of a conv/linear layer (pixels outputs x cout channels) with `scheme`."""
     cm = cost or CostModel()
+    if scheme.family == "out3x2":
+        return _out3x2_cycles(taps * cin, cout, pixels, cm)
     lanes = _lanes(scheme, taps, cin)
     instr = math.ceil(lanes / scheme.k_per_instr)
     if scheme.family == "smlad":
@@ -83,6 +92,15 @@ def estimate_cycles(
     )
 
 
+def _out3x2_cycles(k: int, cout: int, pixels: int, cm: CostModel) -> float:
+    """out3x2 over whole 6-pixel groups x 4-channel blocks: K + 1 UMLAL steps (the correction
+    step included) of 4 UMLALs each, 24 outputs, and per group the A words of K steps."""
+    groups = -(-pixels // OUT3X2_PIXELS)
+    blocks = -(-cout // OUT3X2_CHANNELS)
+    per_block = (k + 1) * 4 * cm.instr_cycles["out3x2"] + 24 * cm.out3x2_output_cycles
+    return float(groups * (blocks * per_block + k * cm.out3x2_build_cycles))
+
+
 def choose_scheme(
     kind: str,
     k: int,
@@ -95,13 +113,16 @@ def choose_scheme(
     row_width: int | None = None,
     families: tuple[str, ...] = BUILT_FAMILIES,
     cost: CostModel | None = None,
+    pointwise: bool = False,
 ) -> Scheme:
     """The fastest exact scheme among `families` for a conv2d/linear layer of reduction K.
 
     `k` = KH*KW*Cin; `cin` decides the im2col lane padding. With `row_width` (output pixels
     per row) each family is charged for the dummy pixels its blocking adds per row (chpar pairs,
     pxpar quads; a linear layer is one row of one pixel). Ties keep the simpler scheme (the
-    baseline comes first). Raises ConfigError for a non-weighted op or an impossible shape.
+    baseline comes first). `pointwise` (a 1x1 conv, stride 1, no padding: a plain GEMM over
+    the pixels) adds the out3x2 scheme where it is exact. Raises ConfigError for a non-weighted
+    op or an impossible shape.
     """
     if kind not in ("conv2d", "linear"):
         raise ConfigError(f"choose_scheme: op kind {kind!r} has no packing; use conv2d or linear")
@@ -112,7 +133,11 @@ def choose_scheme(
     taps = k // cin
     cm = cost or CostModel()
     best: tuple[float, Scheme] | None = None
-    for scheme in candidate_schemes(w_bits, a_bits, _lanes_bound(k, cin, a_bits)):
+    schemes = list(candidate_schemes(w_bits, a_bits, _lanes_bound(k, cin, a_bits)))
+    if pointwise and k == cin:
+        o3 = out3x2_scheme(w_bits, a_bits, k)
+        schemes += [o3] if o3 is not None else []
+    for scheme in schemes:
         if scheme.family not in families:
             continue
         px = _blocked_pixels(scheme.family, pixels, row_width)
