@@ -39,6 +39,7 @@ FAMILIES: tuple[str, ...] = (
     "mcumixq.kernels.add.lut",
     "mcumixq.kernels.slbc",
     "mcumixq.kernels.slbc_pxpar",
+    "mcumixq.kernels.slbc_out3x2",
 )
 
 
