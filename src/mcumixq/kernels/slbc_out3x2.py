@@ -29,7 +29,7 @@ from mcumixq.kernels.geometry import ConvGeometry, conv_geometry
 from mcumixq.kernels.names import kernel_name
 from mcumixq.kernels.registry import LayerCode, header_comment, template_env
 from mcumixq.kernels.slbc import _cost_model
-from mcumixq.kernels.slbc_finish import requant_table
+from mcumixq.kernels.slbc_finish import requant_table, scaled_table
 from mcumixq.numerics import fits_int32
 from mcumixq.packing.choose import (
     BUILT_FAMILIES,
@@ -138,6 +138,42 @@ def steps_asm(steps: int) -> str:
     return "".join(f'"{x}\\n\\t"' for x in lines)
 
 
+def finish_asm(out_sb: int, out_bits: int, shift: int, out_pb: int) -> str:
+    """The epilogue of a full block (6 pixels x 4 channels) in asm (C string lines), in the
+    scaled requantization form (slbc_finish.scaled_table: y = USAT((F*f + bias'*f) * M >> 32
+    + R, ASR #shift), one shift for every channel). Registers: r0 args (fields in acc[]),
+    r1 the block's table (post-incremented by LDM), r8-r11 one channel's {bias'*f, M, R, f},
+    r2-r7 the 6 pixels' packed outputs, r12 an accumulator word, lr the field. Per channel:
+    LDM, 2 (pair's low channel) or 4 (high channel) word loads; per output UBFX (the field
+    straddling the words: LSR + BFI), MLA, SMMLA, USAT, ORR (the first channel saturates
+    straight into its pixel's register). Then the 6 pixels' bits are stored at a->o."""
+    lines: list[str] = []
+    for j in range(4):
+        jp, jj = divmod(j, 2)
+        lines.append("ldm r1!, {r8, r9, r10, r11}")
+        for t in range(2):
+            lo = 8 + 4 * (4 * t + 2 * jp)  # args offset of the accumulator's low word
+            lines.append(f"ldr r12, [r0, #{lo}]")
+            if jj == 0:
+                fields = [f"ubfx lr, r12, #{10 * i}, #10" for i in range(3)]
+            else:  # bits 30..39: LSR of the low word, BFI of the high word's byte
+                lines += ["lsr lr, r12, #30", f"ldr r12, [r0, #{lo + 4}]", "bfi lr, r12, #2, #8"]
+                fields = ["", "ubfx lr, r12, #8, #10", "lsr lr, r12, #18"]
+            for i, field in enumerate(fields):
+                y = f"r{2 + 3 * t + i}"
+                lines += [field] if field else []
+                lines += ["mla lr, lr, r11, r8", "smmla lr, lr, r9, r10"]
+                if j == 0:
+                    lines.append(f"usat {y}, #{out_bits}, lr, asr #{shift}")
+                else:
+                    lines += [f"usat lr, #{out_bits}, lr, asr #{shift}",
+                              f"orr {y}, {y}, lr, lsl #{out_sb * j}"]  # fmt: skip
+    store = {2: "strb", 4: "strh", 8: "str"}[out_sb]
+    lines.append("ldr r8, [r0, #40]")
+    lines += [f"{store} r{2 + p}, [r8, #{p * out_pb}]" for p in range(OUT3X2_PIXELS)]
+    return "".join(f'"{x}\\n\\t"' for x in lines)
+
+
 def _kernel(g: ConvGeometry, scheme: Scheme) -> str:
     return kernel_name(
         op="conv2d", w_bits=g.w_bits, a_bits=g.in_bits, layout="nhwc", window="1x1",
@@ -161,6 +197,7 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
     kernel = _kernel(g, scheme)
     words = pack_weights(g, scheme)
     rq = requant_table(g, bias)
+    table = rq.table
     q = rq.table.reshape(-1, 4)
     uniform = rq.fast and bool(np.all(q[:, 3] == q[0, 3]))
     q_desc = (
@@ -168,6 +205,11 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         if rq.fast
         else "{bias', M, s, 0}"
     )
+    sc = scaled_table(g, bias, 0, high=np.zeros(g.cout, np.int64))
+    fin = sc is not None and g.act_min == 0 and g.act_max == (1 << g.out_bits) - 1
+    if fin and sc is not None:  # the asm epilogue's form, and the C path's too
+        table = sc.table
+        q_desc = f"{{bias' * f, M, R, f}}, f = 2^(S - s), S = {sc.shift_lo + 32} (scaled_table)"
     what = f"{g.name} (conv2d 1x1) w2a2, {scheme.describe()}"
     steps = g.cin + 1
     arrays = "\n".join(
@@ -178,7 +220,7 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
                 f"W = (w_c + 2) + (w_c+1 + 2) * 2^30, last step the correction ({kernel})",
             ),
             c_array(
-                f"{function}_q", "int32_t", rq.table,
+                f"{function}_q", "int32_t", table,
                 f"{what}: per channel {q_desc}, bias' = bias - z*sum(w) - 6K", hex_data=False,
             ),
         ]
@@ -197,6 +239,10 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "cout_full": g.cout - g.cout % 4, "cout_tail": g.cout % 4,
         "fast_rq": rq.fast, "pre_shift": rq.pre_shift, "sh": int(q[0, 3]) if uniform else None,
         "q_desc": q_desc, "act_min": g.act_min, "act_max": g.act_max, "z_out": g.zo,
+        "fin": fin, "sh_lo": sc.shift_lo if fin and sc is not None else 0,
+        "fin_asm": finish_asm(g.out_sb, g.out_bits, sc.shift_lo, g.out_pixel_bytes)
+        if fin and sc is not None
+        else "",
     }  # fmt: skip
     source = template_env(TEMPLATE_DIR).get_template(TEMPLATE).render(**params)
     return LayerCode(

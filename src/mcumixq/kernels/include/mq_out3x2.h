@@ -25,6 +25,7 @@ typedef struct {
     const uint32_t *pa; /* +0 A words [step][2] (pixel triples 0, 1) */
     const uint32_t *pw; /* +4 W words [step][2] (channel pairs 0, 1) */
     uint32_t acc[8];    /* +8 */
+    uint8_t *o;         /* +40 the asm epilogue: output pixel 0 of the channel block */
 } mq_out3x2_args;
 
 /* Field f (pixel f % 3 of channel f / 3) of the accumulator lo + hi * 2^32: bits
