@@ -25,7 +25,9 @@ typedef struct {
     const uint32_t *pa; /* +0 A words [step][2] (pixel triples 0, 1) */
     const uint32_t *pw; /* +4 W words [step][2] (channel pairs 0, 1) */
     uint32_t acc[8];    /* +8 */
-    uint8_t *o;         /* +40 the asm epilogue: output pixel 0 of the channel block */
+    uint8_t *o;         /* +40 MQ_OUT3X2_ASM_BLOCKS: output pixel 0 of the channel block */
+    const int32_t *q;   /* +44 the channel block's requantization constants */
+    const uint8_t *o_end; /* +48 o after the last full channel block (ends the loop) */
 } mq_out3x2_args;
 
 /* Field f (pixel f % 3 of channel f / 3) of the accumulator lo + hi * 2^32: bits
@@ -84,6 +86,34 @@ static inline void mq_out3x2_core_c(mq_out3x2_args *a, int32_t steps)
                          :                                                                       \
                          : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11",   \
                            "r12", "lr", "memory");                                               \
+    } while (0)
+
+/* Every full channel block of a full 6-pixel group in one asm loop: the core (STEPS, as in
+ * MQ_OUT3X2_ASM), pw advanced by PW_BYTES, the accumulators spilled to acc[] (STM), the
+ * epilogue FIN (kernels/slbc_out3x2.finish_asm: requantizes from acc[], post-increments q in
+ * r1 and stores the 6 pixels' bits at o, left in r8), then o += OUT_BYTES until o_end. The
+ * args pointer waits on the stack during the core. */
+#define MQ_OUT3X2_ASM_BLOCKS(args, STEPS, FIN, PW_BYTES, OUT_BYTES)                              \
+    do {                                                                                         \
+        register mq_out3x2_args *r0_args __asm__("r0") = (args);                                 \
+        __asm__ volatile("str r0, [sp, #-8]!\n\t"                                                \
+                         "1:\n\t"                                                                \
+                         "ldm r0, {r0, r1}\n\t" STEPS "ldr r0, [sp]\n\t"                         \
+                         "addw r1, r1, #%c[pwb]\n\t"                                             \
+                         "str r1, [r0, #4]\n\t"                                                  \
+                         "add r1, r0, #8\n\t"                                                    \
+                         "stm r1, {r2-r9}\n\t"                                                   \
+                         "ldr r1, [r0, #44]\n\t" FIN "add r8, r8, #%c[ob]\n\t"                    \
+                         "str r8, [r0, #40]\n\t"                                                 \
+                         "str r1, [r0, #44]\n\t"                                                 \
+                         "ldr r9, [r0, #48]\n\t"                                                 \
+                         "cmp r8, r9\n\t"                                                        \
+                         "bne 1b\n\t"                                                            \
+                         "add sp, sp, #8\n\t"                                                    \
+                         : "+r"(r0_args)                                                         \
+                         : [pwb] "i"(PW_BYTES), [ob] "i"(OUT_BYTES)                              \
+                         : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11",   \
+                           "r12", "lr", "cc", "memory");                                         \
     } while (0)
 #endif
 
