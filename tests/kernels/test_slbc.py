@@ -462,7 +462,9 @@ def test_raw_activations_where_the_unshifted_bound_covers_the_window(
 def test_w2a8_shift_one_above_centred_at_its_bound(w: int, a: int) -> None:
     """w2a8 over a 1x1 window of 64 channels takes a - 127 (products [-256, 254]: n = 8, so 3
     extractions instead of 4); constant extreme weights and inputs drive every 8-step block's
-    low field to the edge of its 13-bit window (8 * 2 * 256 = 4096), still bit-exact."""
+    low field to the edge of its 13-bit window (8 * 2 * 256 = 4096), still bit-exact. With all
+    weights 1 the layer's own bound (kernels/slbc_bounds.py) is 15 steps: products [-127, 128],
+    15 * 2 * 128 = 3840 <= 4095 < 16 * 2 * 128, so a = 255 fills 15-step blocks to the edge."""
     from mcumixq.kernels.geometry import conv_geometry
 
     g = conv_graph(3, (2, 4, 64), 8, w_bits=2, a_bits=8, out_bits=8, kernel=1)
@@ -470,5 +472,5 @@ def test_w2a8_shift_one_above_centred_at_its_bound(w: int, a: int) -> None:
     op = dataclasses.replace(op, weight=np.full_like(op.weight, w))
     g = dataclasses.replace(g, ops=(*g.ops[:-1], op))
     scheme = slbc.layer_scheme(conv_geometry(g, op), force=True)
-    assert scheme is not None and scheme.a_lo == -127 and scheme.steps == 8
+    assert scheme is not None and scheme.a_lo == -127 and scheme.steps == (8 if w == -2 else 15)
     run_slbc(g, seed=0, x=np.full((2, 4, 64), a))

@@ -16,7 +16,7 @@ from mcumixq.kernels import slbc, slbc_pxpar
 from mcumixq.kernels.geometry import conv_geometry
 from mcumixq.kernels.hosttest import run_layer_on_host
 from mcumixq.kernels.registry import FAMILIES, render_layer
-from mcumixq.numerics import ALL_PAIRS, BitPair
+from mcumixq.numerics import ALL_PAIRS, BitPair, w_range
 from mcumixq.packing.layout import pack_tensor, tensor_bytes, unpack_tensor
 from mcumixq.packing.schemes import pxpar_scheme
 
@@ -32,6 +32,17 @@ def conv_graph(
         relu=seed % 2 == 0, name="op",
     )  # fmt: skip
     return b.build()
+
+
+def extreme_weights(graph: Graph, seed: int) -> Graph:
+    """The graph with its last op's weights at the ends of their range (random signs): the
+    layer's own low-field bound (kernels/slbc_bounds.py) is then the scheme's worst case, so
+    the core extracts as often as the range allows."""
+    op = graph.ops[-1]
+    lo, hi = w_range(op.w_bits or 8)
+    ends = np.random.default_rng(seed).choice([lo, hi], size=op.weight.shape)
+    op2 = dataclasses.replace(op, weight=ends.astype(op.weight.dtype))
+    return dataclasses.replace(graph, ops=(*graph.ops[:-1], op2))
 
 
 def run_pxpar(graph: Graph, seed: int) -> str:
@@ -213,6 +224,7 @@ def test_packed_low_totals_in_the_emulator(tmp_path) -> None:
     from mcumixq.codegen.bench import bench_case
 
     g = conv_graph(4, (2, 6, 64), 10, w_bits=8, a_bits=2, out_bits=4, kernel=1)
+    g = extreme_weights(g, 4)  # the worst-case bound: 3 extractions in 32 steps
     geo = conv_geometry(g, g.ops[-1])
     scheme = slbc.layer_scheme(geo, family="pxpar", force=True)
     assert scheme is not None and slbc_pxpar.packed_low(geo, scheme)

@@ -38,6 +38,7 @@ from mcumixq.kernels.geometry import ConvGeometry, conv_geometry
 from mcumixq.kernels.names import kernel_name
 from mcumixq.kernels.registry import LayerCode, header_comment, template_env
 from mcumixq.kernels.requant import fast_requant
+from mcumixq.kernels.slbc_bounds import with_weight_steps
 from mcumixq.kernels.slbc_finish import (
     Finish,
     RqTable,
@@ -98,6 +99,7 @@ def layer_scheme(g: ConvGeometry, *, family: str = "chpar", force: bool = False)
 
     The chooser compares every built family (packing.choose.BUILT_FAMILIES); `force` skips the
     cost comparison (tests and benchmarks of the family itself), not the exactness conditions.
+    The returned `steps` is the bound over this layer's weights (kernels/slbc_bounds.py).
     """
     if g.groups != 1:
         return None
@@ -111,7 +113,7 @@ def layer_scheme(g: ConvGeometry, *, family: str = "chpar", force: bool = False)
         return None
     if scheme.family != family:
         return None
-    return tuned_shift(g, scheme) if family == "chpar" else scheme
+    return with_weight_steps(g, tuned_shift(g, scheme) if family == "chpar" else scheme)
 
 
 def tuned_shift(g: ConvGeometry, scheme: Scheme) -> Scheme:
