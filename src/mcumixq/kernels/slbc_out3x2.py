@@ -29,7 +29,7 @@ from mcumixq.kernels.geometry import ConvGeometry, conv_geometry
 from mcumixq.kernels.names import kernel_name
 from mcumixq.kernels.registry import LayerCode, header_comment, template_env
 from mcumixq.kernels.slbc import _cost_model
-from mcumixq.kernels.slbc_finish import requant_table, scaled_table
+from mcumixq.kernels.slbc_finish import ScaledRq, requant_table, scaled_table
 from mcumixq.numerics import fits_int32
 from mcumixq.packing.choose import (
     BUILT_FAMILIES,
@@ -86,6 +86,15 @@ def folded_bias(g: ConvGeometry, scheme: Scheme) -> np.ndarray | None:
     if out.size and not (fits_int32(int(out.min())) and fits_int32(int(out.max()))):
         return None
     return out
+
+
+def asm_epilogue(g: ConvGeometry, bias: np.ndarray) -> ScaledRq | None:
+    """The scaled requantization table where the asm epilogue (`finish_asm`) applies: the
+    scaled form is exact (one USAT shift for every channel) and USAT's range is the clamp.
+    Else None: the C epilogue runs with `requant_table`'s form."""
+    if g.act_min != 0 or g.act_max != (1 << g.out_bits) - 1:
+        return None
+    return scaled_table(g, bias, 0, high=np.zeros(g.cout, np.int64))
 
 
 def pack_weights(g: ConvGeometry, scheme: Scheme) -> np.ndarray:
@@ -205,9 +214,9 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         if rq.fast
         else "{bias', M, s, 0}"
     )
-    sc = scaled_table(g, bias, 0, high=np.zeros(g.cout, np.int64))
-    fin = sc is not None and g.act_min == 0 and g.act_max == (1 << g.out_bits) - 1
-    if fin and sc is not None:  # the asm epilogue's form, and the C path's too
+    sc = asm_epilogue(g, bias)
+    fin = sc is not None
+    if sc is not None:  # the asm epilogue's form, and the C path's too
         table = sc.table
         q_desc = f"{{bias' * f, M, R, f}}, f = 2^(S - s), S = {sc.shift_lo + 32} (scaled_table)"
     what = f"{g.name} (conv2d 1x1) w2a2, {scheme.describe()}"
@@ -239,9 +248,9 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "cout_full": g.cout - g.cout % 4, "cout_tail": g.cout % 4,
         "fast_rq": rq.fast, "pre_shift": rq.pre_shift, "sh": int(q[0, 3]) if uniform else None,
         "q_desc": q_desc, "act_min": g.act_min, "act_max": g.act_max, "z_out": g.zo,
-        "fin": fin, "sh_lo": sc.shift_lo if fin and sc is not None else 0,
+        "fin": fin, "sh_lo": sc.shift_lo if sc is not None else 0,
         "fin_asm": finish_asm(g.out_sb, g.out_bits, sc.shift_lo, g.out_pixel_bytes)
-        if fin and sc is not None
+        if sc is not None
         else "",
     }  # fmt: skip
     source = template_env(TEMPLATE_DIR).get_template(TEMPLATE).render(**params)

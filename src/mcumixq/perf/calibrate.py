@@ -67,6 +67,15 @@ OUT_CHANNELS = (4, 6, 8, 8, 10, 16, 16, 16, 24, 32, 32, 32, 48, 64, 64)
 DW_CHANNELS = (4, 8, 12, 16, 24, 32, 48, 64)
 MIN_MACS = 500
 MIN_FIT_CASES = 12  # a tile group with fewer cases falls back to its family/kind fit
+# Pointwise w2a2 convs (the out3x2 family) are about 1 in 500 random draws, so a fixed set
+# joins them: (map side, Cin, Cout, out bits), spread so that groups of 6 pixels, K and Cout
+# vary independently; the first QUICK_POINTWISE (2-bit outputs) in a quick calibration.
+POINTWISE_W2A2 = (
+    (12, 64, 64, 2), (8, 32, 32, 2), (6, 8, 64, 2), (14, 48, 24, 2), (5, 100, 40, 2),
+    (4, 113, 8, 2), (7, 16, 12, 4), (10, 24, 16, 2), (3, 64, 20, 8), (12, 40, 48, 2),
+    (9, 20, 8, 4), (5, 7, 30, 2),
+)  # fmt: skip
+QUICK_POINTWISE = 6
 # Cases per op kind (full, quick); groups within a kind share them round-robin.
 CASES: dict[str, tuple[int, int]] = {
     "conv2d": (600, 120),
@@ -234,7 +243,19 @@ def calibration_specs(*, quick: bool = False, seed: int = 0, isa: str = "m4") ->
                 if lst and len(picked) < want:
                     picked.append(lst.pop(0))
         out += picked
-    return out
+    seen = {s.key for s in out}
+    return out + [s for s in _pointwise_specs(quick) if s.key not in seen]
+
+
+def _pointwise_specs(quick: bool) -> list[LayerSpec]:
+    """The fixed pointwise w2a2 layers of POINTWISE_W2A2 (1x1, stride 1, no padding)."""
+    shapes = POINTWISE_W2A2[:QUICK_POINTWISE] if quick else POINTWISE_W2A2
+    return [
+        LayerSpec(
+            kind="conv2d", in_shape=(h, h, c), out_shape=(h, h, k), w_bits=2, a_bits=2, out_bits=o
+        )
+        for h, c, k, o in shapes
+    ]
 
 
 def measure(spec: LayerSpec, work_dir: str, isa: str = "m4") -> Measurement:

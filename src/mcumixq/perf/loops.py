@@ -22,6 +22,7 @@ from mcumixq.kernels.conv2d import smlad
 from mcumixq.kernels.geometry import ConvGeometry, conv_geometry
 from mcumixq.kernels.requant import fast_requant
 from mcumixq.packing.schemes import Scheme
+from mcumixq.perf.out3x2_loops import out3x2_counts
 from mcumixq.perf.window_loops import (
     Counts,
     add_counts,
@@ -320,6 +321,7 @@ def _smlad2_small(g: ConvGeometry, npix: int) -> Counts:
 COUNTERS: dict[str, Callable[[Graph, Op], Counts]] = {
     "slbc": _chpar,
     "slbc_px": _pxpar,
+    "out3x2": out3x2_counts,
     "smlad2": _smlad2,
     "dwstrip": lambda g, o: dwconv_counts(g, o, None),
     "dwpxpar": lambda g, o: dwconv_counts(g, o, "pxpar"),

@@ -1,0 +1,48 @@
+"""Loop trip counts of the out3x2 (umlal6) pointwise kernel: the predictor's features.
+
+Counted from the family's own decisions (`kernels/slbc_out3x2.layer_scheme`, `asm_epilogue`),
+as perf/loops.py does for the other families, so the counts follow the template
+(`conv2d/conv2d__m4_out3x2.c.in`): per group of 6 pixels one A-word build (a byte of 4 input
+channels per loop trip, a partial byte apart), then per block of 4 output channels one core
+call of K + 1 UMLAL steps and one epilogue of 6 pixels x 4 channels, in the asm block loop
+(full groups, full blocks, USAT clamp) or in C (the last partial group, the channel tail, a
+narrower clamp). Dummy pixels of the last group are computed like real ones, not stored.
+"""
+
+from __future__ import annotations
+
+from mcumixq.ir.graph import Graph, Op
+from mcumixq.kernels import slbc_out3x2
+from mcumixq.kernels.geometry import conv_geometry
+from mcumixq.packing.choose import OUT3X2_CHANNELS, OUT3X2_PIXELS
+from mcumixq.perf.window_loops import Counts
+
+
+def out3x2_counts(graph: Graph, op: Op) -> Counts:
+    """Trip counts of the out3x2 kernel for `op` ({} where the family cannot render it)."""
+    g = conv_geometry(graph, op)
+    scheme = slbc_out3x2.layer_scheme(g)
+    bias = slbc_out3x2.folded_bias(g, scheme) if scheme is not None else None
+    if scheme is None or bias is None:
+        return {}
+    full, rem = divmod(g.oh * g.ow, OUT3X2_PIXELS)
+    groups = full + (rem > 0)
+    nfull, tail = divmod(g.cout, OUT3X2_CHANNELS)
+    blocks = nfull + (tail > 0)
+    asm = slbc_out3x2.asm_epilogue(g, bias) is not None and nfull > 0
+    asm_blocks = full * nfull if asm else 0
+    c_outs = OUT3X2_PIXELS * (groups * g.cout - asm_blocks * OUT3X2_CHANNELS)
+    # pixel stores of the C epilogue: every (pixel, block) but those of the asm block loop
+    stored_c = g.oh * g.ow * blocks - (full * OUT3X2_PIXELS * nfull if asm else 0)
+    return {
+        "groups": float(groups),
+        "build_bytes": float(groups * 2 * (g.cin // 4)),
+        "build_tail": float(groups * 2 * (g.cin % 4 > 0)),
+        "steps": float(groups * blocks * (g.cin + 1)),
+        "calls_asm": float(asm_blocks),
+        "calls_c": float(groups * blocks - asm_blocks),
+        "rq_asm": float(asm_blocks * OUT3X2_PIXELS * OUT3X2_CHANNELS),
+        "rq_c": float(c_outs),
+        f"out{g.out_sb}": float(groups * OUT3X2_PIXELS * g.cout),
+        "store_c": float(stored_c),
+    }
