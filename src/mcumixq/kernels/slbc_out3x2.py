@@ -153,7 +153,7 @@ def finish_asm(out_sb: int, out_bits: int, shift: int, out_pb: int) -> str:
     + R, ASR #shift), one shift for every channel). Registers: r0 args (fields in acc[]),
     r1 the block's table (post-incremented by LDM), r8-r11 one channel's {bias'*f, M, R, f},
     r2-r7 the 6 pixels' packed outputs, r12 an accumulator word, lr the field. Per channel:
-    LDM, 2 (pair's low channel) or 4 (high channel) word loads; per output UBFX (the field
+    LDM, 2 LDR (pair's low channel) or 2 LDRD (high channel); per output UBFX (the field
     straddling the words: LSR + BFI), MLA, SMMLA, USAT, ORR (the first channel saturates
     straight into its pixel's register). Then the 6 pixels' bits are stored at a->o."""
     lines: list[str] = []
@@ -162,11 +162,11 @@ def finish_asm(out_sb: int, out_bits: int, shift: int, out_pb: int) -> str:
         lines.append("ldm r1!, {r8, r9, r10, r11}")
         for t in range(2):
             lo = 8 + 4 * (4 * t + 2 * jp)  # args offset of the accumulator's low word
-            lines.append(f"ldr r12, [r0, #{lo}]")
             if jj == 0:
+                lines.append(f"ldr r12, [r0, #{lo}]")
                 fields = [f"ubfx lr, r12, #{10 * i}, #10" for i in range(3)]
             else:  # bits 30..39: LSR of the low word, BFI of the high word's byte
-                lines += ["lsr lr, r12, #30", f"ldr r12, [r0, #{lo + 4}]", "bfi lr, r12, #2, #8"]
+                lines += [f"ldrd lr, r12, [r0, #{lo}]", "lsr lr, lr, #30", "bfi lr, r12, #2, #8"]
                 fields = ["", "ubfx lr, r12, #8, #10", "lsr lr, r12, #18"]
             for i, field in enumerate(fields):
                 y = f"r{2 + 3 * t + i}"
