@@ -311,7 +311,7 @@ def _with_requant(g: Graph, *, shift: np.ndarray | None, act_min: int, act_max: 
 # apart: the scaled form would overflow), 2-, 4- and 8-bit containers, low totals from the
 # core (w4a4 cin 32) or none (NOX), a channel tail (cout 13: the C finish for the last 5);
 # act_min > 0 or a narrower act_max (ReLU6-like) keep the general C clamp. Windows of <= 72
-# steps (cin 16, 1x1 at cin 32) run every channel block in one asm loop (MQ_SLBC_ASM_FULL_LOOP),
+# steps (cin 16, 1x1 at cin 32) run every channel block in one asm loop (MQ_SLBC_ASM_BLOCKS),
 # with a scratch pixel 1 where an odd single row has none.
 FINISH_CASES = [
     ("w4a4", 4, "uniform", "full", 16, (4, 5, 32)),
@@ -356,7 +356,7 @@ def test_finish_plan_picks_the_asm_epilogue(pair, out_bits, shifts, clamp, cout,
     code = slbc.render(g, g.ops[-1], "mq_layer_test", "m4")
     assert ("smmla r6, r6, r9, r10" in code.source) == (clamp == "full")
     full = shape[2] == 16 or pair == "w2a8"
-    assert ("MQ_SLBC_ASM_FULL_LOOP(a," in code.source) == (full and clamp == "full")
+    assert ("MQ_SLBC_ASM_BLOCKS(a," in code.source) == (full and clamp == "full")
     if clamp == "full":
         fused = f"usat r6, #{out_bits}, r6, asr #" in code.source
         assert fused == (shifts != "spread")

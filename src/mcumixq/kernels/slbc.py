@@ -42,10 +42,13 @@ from mcumixq.kernels.slbc_bounds import with_weight_steps
 from mcumixq.kernels.slbc_finish import (
     Finish,
     RqTable,
+    blocks_entry_asm,
+    blocks_exit_asm,
+    blocks_fin_asm,
+    blocks_top_asm,
     finish_asm,
     requant_table,
     scaled_table,
-    store_asm,
 )
 from mcumixq.packing.choose import BUILT_FAMILIES, CostModel, choose_scheme
 from mcumixq.packing.fields import pack_lanes
@@ -310,7 +313,7 @@ def rows_block(steps: int, seg: int) -> int:
 
 def xtr_name(low_signed: bool, packed: bool = False, stack: bool = False) -> str:
     """The extraction macro: SBFX/UBFX fields, totals per accumulator or packed (XTRP), in
-    args->low or (`stack`, MQ_SLBC_ASM_FULL_LOOP) the block loop's stack frame (XTRS)."""
+    args->low or (`stack`, MQ_SLBC_ASM_BLOCKS / _FULL_LOOP) the block loop's stack frame (XTRS)."""
     kind = ("P" if packed else "") + ("S" if stack else "")
     return f"MQ_SLBC_XTR{kind}_{'SBFX' if low_signed else 'UBFX'}"
 
@@ -426,8 +429,8 @@ def _requant_form(
     params.update(
         fin=fin, fin_asm=finish_asm(fin) if fin else "", fin_r=r_imm or 0,
         loop_asm=p.full and fin is not None and g.cout >= 8,
-        fin_loop_asm=finish_asm(fin, r_imm, stack=True) if fin else "",
-        store_asm=store_asm(g.out_sb),
+        blocks_entry=blocks_entry_asm(), blocks_top=blocks_top_asm(),
+        blocks_fin=blocks_fin_asm(fin, r_imm) if fin else "", blocks_exit=blocks_exit_asm(),
     )  # fmt: skip
     return table, note, params
 

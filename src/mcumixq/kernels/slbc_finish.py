@@ -124,13 +124,20 @@ def scaled_table(
     return ScaledRq(table=table, shift_lo=big_s - 32, shift_hi=shift_hi)
 
 
-def _requant(f: Finish, half: int, src: str, dst: str) -> list[str]:
-    """One output: the field (dst: low, src: the accumulator with it removed) to its clamp."""
+CONST_REGS = ("r8", "r9", "r10", "r11")  # one channel's {bias', M, R, f | shift} in finish_asm
+
+
+def _requant(
+    f: Finish, half: int, src: str, dst: str, regs: tuple[str, ...] = CONST_REGS
+) -> list[str]:
+    """One output: the field (dst: low, src: the accumulator with it removed) to its clamp;
+    `regs` hold the channel's {bias', M, R, f | shift}."""
+    rb, rm, rr, rf = regs
     if f.scaled:
         sh = f.shift if half == 0 else f.shift_hi
         return [
-            f"mla {dst}, {dst if half == 0 else src}, r11, r8",
-            f"smmla {dst}, {dst}, r9, r10",
+            f"mla {dst}, {dst if half == 0 else src}, {rf}, {rb}",
+            f"smmla {dst}, {dst}, {rm}, {rr}",
             f"usat {dst}, #{f.out_bits}, {dst}, asr #{sh}",
         ]
     if half == 0:
@@ -139,23 +146,10 @@ def _requant(f: Finish, half: int, src: str, dst: str) -> list[str]:
         op2 = f"{src}, asr #{f.s - f.k}"
     else:
         op2 = f"{src}, lsl #{f.k - f.s}" if f.k > f.s else src
-    lines = [f"add {dst}, r8, {op2}", f"smmla {dst}, {dst}, r9, r10"]
+    lines = [f"add {dst}, {rb}, {op2}", f"smmla {dst}, {dst}, {rm}, {rr}"]
     if f.shift is None:
-        return [*lines, f"asr {dst}, {dst}, r11", f"usat {dst}, #{f.out_bits}, {dst}"]
+        return [*lines, f"asr {dst}, {dst}, {rf}", f"usat {dst}, #{f.out_bits}, {dst}"]
     return [*lines, f"usat {dst}, #{f.out_bits}, {dst}, asr #{f.shift}"]
-
-
-def store_asm(out_sb: int) -> str:
-    """Asm storing the block's packed words (r2/r3, 8-bit: r12/lr too) at o0/o1 (args r0)
-    with post-increment: 8 channels x out_sb bits = out_sb bytes per pixel."""
-    if out_sb == 8:
-        stores = ["str r2, [r4], #4", "str r12, [r4], #4", "str r3, [r5], #4", "str lr, [r5], #4"]
-    elif out_sb == 4:
-        stores = ["str r2, [r4], #4", "str r3, [r5], #4"]
-    else:
-        stores = ["strh r2, [r4], #2", "strh r3, [r5], #2"]
-    lines = ["ldrd r4, r5, [r0, #80]", *stores, "strd r4, r5, [r0, #80]"]
-    return "".join(f'"{x}\\n\\t"' for x in lines)
 
 
 def finish_asm(f: Finish, r_imm: int | None = None, *, stack: bool = False) -> str:
@@ -199,3 +193,113 @@ def finish_asm(f: Finish, r_imm: int | None = None, *, stack: bool = False) -> s
                 lines += [f"orr {y0}, {y0}, r6, lsl #{pos % 32}",
                           f"orr {y1}, {y1}, r7, lsl #{pos % 32}"]  # fmt: skip
     return "".join(f'"{x}\\n\\t"' for x in lines)
+
+
+# The block loop's stack frame (MQ_SLBC_ASM_BLOCKS; bytes from sp). The low totals sit where the
+# core's extractions keep them (MQ_SLBC_XTRS*: [sp, #8..#40)).
+FRAME_PA, FRAME_ARGS, FRAME_LOW = 0, 4, 8
+FRAME_Q, FRAME_O0, FRAME_DELTA, FRAME_END, FRAME_PW = 40, 44, 48, 52, 56
+FRAME_SPILL = 60  # channel pairs 2 and 3 of both pixels while pairs 0 and 1 are requantized
+FRAME_WORD0 = 76  # 8-bit containers: both pixels' channels 0..3 while 4..7 are built
+FRAME_BYTES = 88
+BLOCK_REGS = ("r0", "r8", "r9", "r10")  # {bias', M, R, f | shift} in blocks_asm
+ARGS_Q, ARGS_O0, ARGS_END = 76, 80, 88  # mq_slbc_args offsets (include/mq_slbc.h)
+
+
+def _c(lines: list[str]) -> str:
+    return "".join(f'"{x}\\n\\t"' for x in lines)
+
+
+def blocks_entry_asm() -> str:
+    """Asm (r0 = args) building the frame: pa, args, q, o0, o1 - o0, o0_end and pw, so the block
+    loop addresses pixel 1's output as o0 + delta and keeps no pointer in args."""
+    return _c([
+        f"sub sp, sp, #{FRAME_BYTES}", f"str r0, [sp, #{FRAME_ARGS}]",
+        f"ldrd r2, r3, [r0, #{ARGS_O0}]", f"ldr r1, [r0, #{ARGS_Q}]",
+        f"ldr r4, [r0, #{ARGS_END}]", "ldm r0, {r0, r5}", "sub r3, r3, r2",
+        f"str r0, [sp, #{FRAME_PA}]", f"add r6, sp, #{FRAME_Q}", "stm r6, {r1, r2, r3, r4, r5}",
+    ])  # fmt: skip
+
+
+def blocks_top_asm() -> str:
+    """Asm at the top of every channel block: the window (pa) and this block's weights (pw)."""
+    return _c([f"ldr r0, [sp, #{FRAME_PA}]", f"ldr r1, [sp, #{FRAME_PW}]"])
+
+
+def blocks_exit_asm() -> str:
+    """Asm after the last block: args->pw past the last block's weights, the frame popped."""
+    return _c([
+        f"ldr r1, [sp, #{FRAME_PW}]", f"ldr r0, [sp, #{FRAME_ARGS}]",
+        f"add sp, sp, #{FRAME_BYTES}", "str r1, [r0, #4]",
+    ])  # fmt: skip
+
+
+def _block_lows(f: Finish, qp: int) -> list[str]:
+    """Pair qp's low totals (both pixels) into r0 / r8 from the frame."""
+    if f.packed_low:  # low[qp] = T0 + T1 << 16
+        return [f"ldr r8, [sp, #{FRAME_LOW + 4 * qp}]", "sxth r0, r8", "sub r8, r8, r0",
+                "asr r8, r8, #16"]  # fmt: skip
+    return [f"ldrd r0, r8, [sp, #{FRAME_LOW + 8 * qp}]"]
+
+
+def blocks_fin_asm(f: Finish, r_imm: int | None) -> str:
+    """Asm after one channel block's core (accumulators in r2-r9, r1 = pw past the block):
+    requantize and pack both pixels' 8 channels, store them, advance, loop (`bne 1b`).
+
+    Why: the accumulators stay in registers (pairs 0 and 1; pairs 2 and 3 wait in the frame,
+    stored with pw by one STM), so the block pays no store of all 8 and reload pair by pair,
+    and the output pointers live in the frame (o1 = o0 + delta: one LDRD, one STR back).
+    Registers: r1 the table, r11/r12 the packed words (8-bit containers: channels 0..3 wait in
+    the frame while 4..7 are built), r6/r7 the low fields, BLOCK_REGS a channel's constants
+    (uniform shift: {bias', M} by LDRD, R in r9 from `r_imm`).
+    """
+    bfx = "sbfx" if f.low_signed else "ubfx"
+    per_channel = f.shift is None or f.scaled
+    lines = [
+        f"add r0, sp, #{FRAME_PW}",
+        "stm r0, {r1, r6, r7, r8, r9}",
+        f"ldr r1, [sp, #{FRAME_Q}]",
+    ]
+    if not per_channel:
+        u = (r_imm or 0) & 0xFFFFFFFF
+        lines += [f"movw r9, #{u & 0xFFFF}", f"movt r9, #{u >> 16}"]
+    for qp in range(4):
+        ra, rb = ("r2", "r3") if qp % 2 == 0 else ("r4", "r5")
+        if qp >= 2 and qp % 2 == 0:
+            if f.out_sb == 8:  # channels 0..3 are complete
+                lines.append(f"strd r11, r12, [sp, #{FRAME_WORD0}]")
+            lines += [
+                f"ldrd r2, r3, [sp, #{FRAME_SPILL}]",
+                f"ldrd r4, r5, [sp, #{FRAME_SPILL + 8}]",
+            ]
+        if f.low:
+            lines += _block_lows(f, qp)
+        lines += [f"{bfx} r6, {ra}, #0, #{f.s}", f"{bfx} r7, {rb}, #0, #{f.s}"]
+        lines += [f"sub {ra}, {ra}, r6", f"sub {rb}, {rb}, r7"]
+        if f.low:
+            lines += ["add r6, r6, r0", "add r7, r7, r8"]
+        for half in range(2):
+            if per_channel:
+                lines.append("ldm r1!, {r0, r8, r9, r10}")
+            else:
+                lines.append("ldrd r0, r8, [r1], #16")
+            pos = (2 * qp + half) * f.out_sb % 32
+            for src, dst, y in ((ra, "r6", "r11"), (rb, "r7", "r12")):
+                rq = _requant(f, half, src, dst, BLOCK_REGS)
+                if pos == 0:  # a word's first channel saturates straight into it
+                    rq[-1] = rq[-1].replace(f"usat {dst},", f"usat {y},", 1)
+                lines += rq
+            if pos:
+                lines += [f"orr r11, r11, r6, lsl #{pos}", f"orr r12, r12, r7, lsl #{pos}"]
+    return _c(lines + _block_store(f.out_sb))
+
+
+def _block_store(out_sb: int) -> list[str]:
+    """Store the block's packed words at o0 and o0 + delta, advance o0, loop until o0_end."""
+    lines = [f"str r1, [sp, #{FRAME_Q}]", f"ldrd r2, r3, [sp, #{FRAME_O0}]"]
+    if out_sb == 8:
+        lines += [f"ldrd r4, r5, [sp, #{FRAME_WORD0}]", "str r5, [r2, r3]", "str r4, [r2], #4"]
+    st, step = ("strh", 2) if out_sb == 2 else ("str", 4)
+    lines += [f"{st} r12, [r2, r3]", f"{st} r11, [r2], #{step}"]
+    end = [f"str r2, [sp, #{FRAME_O0}]", f"ldr r3, [sp, #{FRAME_END}]", "cmp r2, r3", "bne 1b"]
+    return [*lines, *end]

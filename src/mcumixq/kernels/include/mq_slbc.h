@@ -143,7 +143,7 @@ typedef struct {
     int32_t acc[8];         /* +8  acc[2q + p]: pixel p, channel pair q (fields L + H*2^S) */
     const uint32_t *pa_end; /* +40 end of this segment of the pixel-0 stream */
     int32_t low[8];         /* +44 sums of the extracted low fields, same order as acc */
-    const int32_t *q;       /* +76 MQ_SLBC_ASM_FULL_LOOP: the requantization table */
+    const int32_t *q;       /* +76 MQ_SLBC_ASM_BLOCKS / _FULL_LOOP: the requantization table */
     uint8_t *o0;            /* +80 output pixel 0, advanced per channel block */
     uint8_t *o1;            /* +84 output pixel 1 (a scratch pixel when there is none) */
     const uint8_t *o0_end;  /* +88 o0 after the last channel block (ends the block loop) */
@@ -402,7 +402,7 @@ typedef struct {
 #define MQ_SLBC_XTRP0_SBFX MQ_SLBC_XTRP_FIRST("sbfx")
 #define MQ_SLBC_XTRP0_UBFX MQ_SLBC_XTRP_FIRST("ubfx")
 
-/* The same extractions inside MQ_SLBC_ASM_FULL_LOOP, whose stack frame holds the low totals
+/* The same extractions inside MQ_SLBC_ASM_FULL_LOOP / _BLOCKS, whose frame holds the low totals
  * ([sp, #8], 8 words; packed: 4): no argument pointer to load, and the
  * epilogue of the same asm reads them there (finish_asm with stack=True). */
 #define MQ_SLBC_XTRS(BFX)                                                                        \
@@ -465,6 +465,23 @@ typedef struct {
                          "cmp r4, r6\n\t"                                                        \
                          "bne 1b\n\t"                                                            \
                          "add sp, sp, #40\n\t"                                                   \
+                         : "+r"(r0_args)                                                         \
+                         : [s] "i"(S), [off] "i"(OFF), [jump] "i"(JUMP_BYTES)                    \
+                         : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11",   \
+                           "r12", "lr", "cc", "memory");                                         \
+    } while (0)
+
+/* MQ_SLBC_ASM_FULL over all channel blocks of a pixel pair with the chpar epilogue in the same
+ * asm (kernels/slbc_finish.blocks_*_asm): ENTRY builds a stack frame of the loop's pointers
+ * (window, weights, table, o0, o1 - o0, o0's end) from args, TOP reloads the window and the
+ * block's weights, BODY is the straight-line core (its extractions keep the low totals in the
+ * frame, MQ_SLBC_XTRS*), FIN requantizes the 8 channels of both pixels from the accumulators
+ * still in registers, stores them and loops (`bne 1b`), EXIT leaves args->pw past the last
+ * block's weights. */
+#define MQ_SLBC_ASM_BLOCKS(args, ENTRY, TOP, BODY, FIN, EXIT, S, OFF, JUMP_BYTES)               \
+    do {                                                                                         \
+        register mq_slbc_args *r0_args __asm__("r0") = (args);                                   \
+        __asm__ volatile(ENTRY "1:\n\t" TOP BODY FIN EXIT                                         \
                          : "+r"(r0_args)                                                         \
                          : [s] "i"(S), [off] "i"(OFF), [jump] "i"(JUMP_BYTES)                    \
                          : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11",   \
