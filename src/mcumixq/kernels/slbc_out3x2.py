@@ -183,6 +183,29 @@ def finish_asm(out_sb: int, out_bits: int, shift: int, out_pb: int) -> str:
     return "".join(f'"{x}\\n\\t"' for x in lines)
 
 
+def build_asm(cin: int, in_pb: int, corr: int) -> str:
+    """The A words of one pixel triple as straight-line asm (C string lines): r0 = the
+    triple's first input pixel (the others in_pb and 2*in_pb bytes on), r1 = its first A word
+    (stride 2 words: the triples interleave). Per input byte: 3 LDRB (pipelined behind the
+    previous byte's stores), x = b0 | b1 << 10 | b2 << 20 (2 ORR), 4 ANDs with 0x00300C03 at
+    shifts 0/2/4/6 (r10), the 4 words added to the sum (r11), then 4 pipelined STRs. The last
+    step's word is corr - sum (sum_k (3 - a) per field)."""
+    lines = ["movw r10, #0x0C03", "movt r10, #0x0030", "movs r11, #0"]
+    vs = ("r3", "r4", "r5", "r6")
+    for b in range(-(-cin // 4)):
+        n = min(4, cin - 4 * b)
+        lines += [f"ldrb r2, [r0, #{b}]", f"ldrb r3, [r0, #{in_pb + b}]",
+                  f"ldrb r4, [r0, #{2 * in_pb + b}]", "orr r2, r2, r3, lsl #10",
+                  "orr r2, r2, r4, lsl #20", "and r3, r2, r10"]  # fmt: skip
+        lines += [f"and {vs[j]}, r10, r2, lsr #{2 * j}" for j in range(1, n)]
+        lines += [f"add r11, r11, {vs[j]}" for j in range(n)]
+        lines += [f"str {vs[j]}, [r1, #{32 * b + 8 * j}]" for j in range(n)]
+    u = corr & 0xFFFFFFFF
+    lines += [f"movw r12, #{u & 0xFFFF}", f"movt r12, #{u >> 16}", "sub r12, r12, r11",
+              f"str r12, [r1, #{8 * cin}]"]  # fmt: skip
+    return "".join(f'"{x}\\n\\t"' for x in lines)
+
+
 def _kernel(g: ConvGeometry, scheme: Scheme) -> str:
     return kernel_name(
         op="conv2d", w_bits=g.w_bits, a_bits=g.in_bits, layout="nhwc", window="1x1",
@@ -242,6 +265,7 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "fn": function, "fqn": g.name, "what": g.describe(), "macs": g.macs, "kernel": kernel,
         "scheme_desc": scheme.describe(), "arrays": arrays, "pixels": pixels,
         "steps": steps, "steps_asm": steps_asm(steps), "corr": corr,
+        "build_asm": build_asm(g.cin, g.in_pixel_bytes, corr),
         "cin_bytes": g.cin // 4, "cin_tail": g.cin % 4, "in_pb": g.in_pixel_bytes,
         "out_pb": g.out_pixel_bytes, "out_sb": g.out_sb,
         "groups": pixels // OUT3X2_PIXELS, "rem": pixels % OUT3X2_PIXELS,

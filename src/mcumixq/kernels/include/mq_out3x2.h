@@ -88,6 +88,18 @@ static inline void mq_out3x2_core_c(mq_out3x2_args *a, int32_t steps)
                            "r12", "lr", "memory");                                               \
     } while (0)
 
+/* The A words of one pixel triple (BODY: kernels/slbc_out3x2.build_asm) from the packed input
+ * at SRC into the interleaved buffer at DST. */
+#define MQ_OUT3X2_ASM_BUILD(SRC, DST, BODY)                                                      \
+    do {                                                                                         \
+        register const uint8_t *r0_src __asm__("r0") = (SRC);                                    \
+        register uint32_t *r1_dst __asm__("r1") = (DST);                                         \
+        __asm__ volatile(BODY                                                                    \
+                         :                                                                       \
+                         : "r"(r0_src), "r"(r1_dst)                                              \
+                         : "r2", "r3", "r4", "r5", "r6", "r10", "r11", "r12", "memory");         \
+    } while (0)
+
 /* Every full channel block of a full 6-pixel group in one asm loop: the core (STEPS, as in
  * MQ_OUT3X2_ASM), pw advanced by PW_BYTES, the accumulators spilled to acc[] (STM), the
  * epilogue FIN (kernels/slbc_out3x2.finish_asm: requantizes from acc[], post-increments q in
