@@ -15,9 +15,9 @@ assert W2A2 is not None
 
 
 def test_bound_is_113_at_w2a2_and_only_2_bit_weights_fit() -> None:
-    assert W2A2.steps == W2A2.max_k == 113 and W2A2.spacing == 10 and W2A2.w_lo == 2
+    assert W2A2.steps == 113 and W2A2.spacing == 10 and W2A2.w_lo == 2
     assert W2A2.id == "umlal6" and W2A2.macs_per_instr == 6 and W2A2.k_per_instr == 1
-    assert out3x2_scheme(2, 2, 113) is not None and out3x2_scheme(2, 2, 114) is None
+    assert out3x2_scheme(2, 2, 4096) == W2A2  # longer reductions go in chunks
     assert out3x2_scheme(2, 3, 1).steps == 48  # a <= 7: 3 * 7 * 48 = 1008 <= 1023
     assert out3x2_scheme(3, 2, 1) is None  # w + 3 in [0, 6] needs 3 bits above bit 30
     assert out3x2_scheme(8, 8, 1) is None
@@ -63,3 +63,17 @@ def test_field_layout_and_correction_word() -> None:
     assert aw[-1] == 3 | 3 << 10 | 2 << 20 and ww[-1] == 2 | 2 << 30
     raw = out3x2_fields(umlal_block(aw[:1], ww[:1]), 10)
     assert np.array_equal(raw, np.outer(a[:, 0], w[:, 0] + 2))
+
+
+@settings(max_examples=30, deadline=None)
+@given(k=st.integers(114, 400), seed=st.integers(0, 2**32 - 1))
+def test_chunks_within_the_bound_sum_exactly(k: int, seed: int) -> None:
+    """K past the bound in chunks of <= 113 steps (each with its own correction) is exact, also
+    on all-max vectors that overflow one long chunk."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 4, size=(3, k))
+    w = rng.integers(-2, 2, size=(2, k))
+    assert np.array_equal(out3x2_dot(a, w, W2A2, chunk=112), a @ w.T)
+    a, w = np.full((3, k), 3), np.full((2, k), 1)
+    assert np.array_equal(out3x2_dot(a, w, W2A2, chunk=W2A2.steps), a @ w.T)
+    assert not np.array_equal(out3x2_dot(a, w, W2A2), a @ w.T)

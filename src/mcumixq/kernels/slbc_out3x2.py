@@ -72,7 +72,7 @@ def layer_scheme(g: ConvGeometry) -> Scheme | None:
     if not is_pointwise(g) or g.w_bits != 2 or g.in_bits != 2:
         return None
     scheme = out3x2_scheme(g.w_bits, g.in_bits, g.cin)
-    if scheme is None or 8 * (g.cin + 1) > MAX_IMM12:
+    if scheme is None or g.cin > scheme.steps or 8 * (g.cin + 1) > MAX_IMM12:
         return None
     return scheme
 

@@ -198,12 +198,20 @@ def out3x2_fields(acc: int, spacing: int) -> np.ndarray:
     return out
 
 
-def out3x2_dot(a: np.ndarray, w: np.ndarray, scheme: Scheme) -> np.ndarray:
-    """Out3x2 model on raw values: [3 pixels, 2 channels] of sum(a * w), exact within the
-    scheme's bound (K <= scheme.steps). Runs the K steps and the correction step, then removes
-    the constant w_lo * K * a_max the correction leaves in every field (the kernel folds it into
-    the bias)."""
-    aw, ww = out3x2_words(a, w, scheme)
-    fields = out3x2_fields(umlal_block(aw, ww), scheme.spacing)
+def out3x2_dot(
+    a: np.ndarray, w: np.ndarray, scheme: Scheme, chunk: int | None = None
+) -> np.ndarray:
+    """Out3x2 model on raw values: [3 pixels, 2 channels] of sum(a * w), exact while every
+    chunk is within the scheme's bound (<= scheme.steps). Each chunk of `chunk` steps (default:
+    all of K) runs its steps and its correction step from a zero accumulator; the chunks'
+    fields are summed (int32 totals on the device), then the constant w_lo * K * a_max the
+    corrections leave is removed (the kernel folds it into the bias)."""
+    a, w = np.asarray(a, dtype=np.int64), np.asarray(w, dtype=np.int64)
+    k = a.shape[1]
+    step = chunk or max(k, 1)
+    total = np.zeros((3, 2), dtype=np.int64)
+    for k0 in range(0, k, step):
+        aw, ww = out3x2_words(a[:, k0 : k0 + step], w[:, k0 : k0 + step], scheme)
+        total += out3x2_fields(umlal_block(aw, ww), scheme.spacing)
     a_max = (1 << scheme.a_bits) - 1
-    return fields - scheme.w_lo * a_max * np.asarray(a).shape[1]
+    return total - scheme.w_lo * a_max * k

@@ -262,10 +262,11 @@ def out3x2_scheme(w_bits: int, a_bits: int, k: int) -> Scheme | None:
     one, at 50, has 14 bits). Every term is >= 0, so no field borrows; the weight offset is
     undone by one extra step with A = sum_k (a_max - a) per pixel field and w' = 2, after which
     each field holds sum a*w + 2*K*a_max, which lies in [0, 3*K*a_max] (a*w' per step in
-    [0, 3*a_max] bounds it the same way). Exact while 3*K*a_max <= 2^10 - 1: `steps` (= max_k)
-    is the largest such K (113 at w2a2, and 114 all-max steps overflow; tests show it), and the
-    extra step's A fields (<= K*a_max < 2^10) stay disjoint. None for K beyond it (the kernel
-    does not extract mid-reduction).
+    [0, 3*a_max] bounds it the same way). Exact while 3*K*a_max <= 2^10 - 1: `steps` is the
+    largest such K (113 at w2a2, and 114 all-max steps overflow; tests show it), and the extra
+    step's A fields (<= K*a_max < 2^10) stay disjoint. A longer reduction is split into chunks
+    of at most `steps`, each with its own correction step, whose fields are added into int32
+    totals (`fields.out3x2_dot` with `chunk`), so K itself is unbounded.
     """
     check_bits(w_bits, "w_bits")
     check_bits(a_bits, "a_bits")
@@ -276,11 +277,12 @@ def out3x2_scheme(w_bits: int, a_bits: int, k: int) -> Scheme | None:
     if wr[1] >= 4 or ar[1] >= 1 << s:
         return None
     n = steps_within(mul_range(ar, wr), window(s, False))
-    if n < MIN_STEPS or k > n:
+    if n < MIN_STEPS:
         return None
+    del k  # chunks of at most n steps: any K
     return Scheme(
         family="out3x2", w_bits=w_bits, a_bits=a_bits, spacing=s, w_lo=w_shift, w_hi=w_shift,
-        low_signed=False, steps=n, max_k=n,
+        low_signed=False, steps=n,
     )  # fmt: skip
 
 
