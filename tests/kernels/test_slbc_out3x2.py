@@ -42,6 +42,10 @@ def with_op(g: Graph, **changes: object) -> Graph:
 # Cout multiples of 4 and tails, 2-, 4- and 8-bit output containers.
 HOST_CASES = [
     ((4, 4, 64), 64, 2, 0),
+    ((2, 4, 114), 8, 2, 1),  # chunked: 60 + 54
+    ((3, 3, 130), 6, 4, 0),  # 68 + 62 (a partial last byte)
+    ((2, 4, 300), 12, 8, 2),  # 3 x 100
+    ((1, 7, 506), 5, 2, 1),  # 5 chunks, the longest reduction
     ((3, 5, 13), 7, 4, 1),
     ((1, 5, 113), 6, 8, 2),
     ((2, 3, 4), 4, 2, 0),
@@ -57,7 +61,8 @@ def test_bit_exact_on_the_host(shape, cout, out_bits, z) -> None:
     g = pw_graph(cout + shape[2], shape, cout, out_bits=out_bits, z=z)
     code = check_layer(g, "op", seed=cout, prefer="out3x2")
     assert code.kernel == "mq_conv2d_w2a2_nhwc_1x1_6x4c1__m4_umlal6" and code.scheme == "umlal6"
-    assert code.scratch_bytes == 8 * (shape[2] + 1)
+    chunks = 1 if shape[2] <= 113 else -(-shape[2] // 112)
+    assert code.scratch_bytes == 8 * (shape[2] + chunks)  # A words, a correction per chunk
 
 
 @pytest.mark.parametrize(("w", "a"), [(-2, 3), (1, 3), (-2, 0), (1, 0), ("alt", "alt")])
@@ -100,10 +105,11 @@ def test_packed_weights_are_the_models_words() -> None:
 @pytest.mark.parametrize(
     ("pair", "shape", "kernel", "stride"),
     [("w2a2", (4, 4, 16), 3, 1), ("w2a2", (4, 4, 16), 1, 2), ("w4a4", (4, 4, 16), 1, 1),
-     ("w2a3", (4, 4, 16), 1, 1), ("w2a2", (2, 2, 114), 1, 1)],
+     ("w2a3", (4, 4, 16), 1, 1), ("w2a2", (1, 2, 507), 1, 1)],
 )  # fmt: skip
 def test_unsupported_layers(pair, shape, kernel, stride) -> None:
-    """Only w2a2 1x1 convs with stride 1, no padding and K <= 113 (the bound)."""
+    """Only w2a2 1x1 convs with stride 1, no padding and K + chunks <= 511 (the build's
+    immediate offsets: K = 506 in 5 chunks is the longest)."""
     g = pw_graph(0, shape, 8, pair=pair, kernel=kernel, stride=stride)
     assert slbc_out3x2.supports(g, g.ops[-1], "m4") is None
     with pytest.raises(UnsupportedModelError):
@@ -141,6 +147,9 @@ EMU_CASES = [
     ((2, 7, 113), 12, 8, 2, "full"),
     ((2, 3, 33), 4, 2, 3, "full"),
     ((3, 3, 20), 8, 2, 1, "min1"),
+    ((2, 4, 130), 8, 2, 1, "full"),  # chunked: totals, the asm epilogue from them
+    ((2, 3, 300), 6, 4, 0, "full"),
+    ((2, 4, 128), 8, 3, 2, "min1"),
 ]
 
 
@@ -158,7 +167,11 @@ def test_bit_exact_in_the_emulator(shape, cout, out_bits, z, clamp, tmp_path) ->
     check_layer(g, "op", seed=0, prefer="out3x2")  # the host (C path) agrees
 
 
-def test_scheme_matches_the_geometry_bound() -> None:
-    g = pw_graph(0, (2, 2, 113), 4)
-    scheme = slbc_out3x2.layer_scheme(conv_geometry(g, g.ops[-1]))
-    assert scheme == out3x2_scheme(2, 2, 113)
+def test_chunks_follow_the_bound() -> None:
+    """One chunk up to K = 113; past it, chunks of <= 112 channels (whole input bytes)."""
+    for k, sizes in [(113, [113]), (114, [60, 54]), (130, [68, 62]), (506, [104] * 4 + [90])]:
+        g = pw_graph(0, (1, 2, k), 4)
+        geo = conv_geometry(g, g.ops[-1])
+        scheme = slbc_out3x2.layer_scheme(geo)
+        assert scheme == out3x2_scheme(2, 2, k)
+        assert [c.size for c in slbc_out3x2.chunks(geo, scheme)] == sizes

@@ -55,3 +55,15 @@ def test_fit_on_the_calibration_layers_predicts_a_held_out_one(tmp_path: Path) -
     truth = measure(held, str(tmp_path / "held"))
     got = pred.predict(held)
     assert abs(got - truth.cycles) / truth.cycles < 0.05, (got, truth.cycles)
+
+
+def test_chunked_counts_by_hand() -> None:
+    """2x6x130 -> 8: 12 pixels = 2 full groups, 2 blocks; K = 130 in chunks of 68 + 62: 132
+    steps a block, a core call and a gather per chunk, the epilogue from the totals in asm."""
+    graph = probe_graph(_pw(2, 6, 130, 8), calib=2)
+    op = graph.op(PROBE_OP)
+    c = loop_counts(graph, op, "out3x2")
+    assert c["steps"] == 2 * 2 * 132
+    assert c["chunk_calls"] == 2 * 2 * 2
+    assert c["calls_tot"] == 4 and c["rq_tot"] == 4 * 24 and "calls_asm" not in c
+    assert c["build_bytes"] == 2 * 2 * 32 and c["build_tail"] == 2 * 2

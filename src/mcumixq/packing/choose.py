@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 
 from mcumixq.errors import ConfigError
 from mcumixq.numerics import check_bits
-from mcumixq.packing.schemes import FAMILIES, Scheme, candidate_schemes, out3x2_scheme
+from mcumixq.packing.schemes import (
+    FAMILIES,
+    Scheme,
+    candidate_schemes,
+    out3x2_chunks,
+    out3x2_scheme,
+)
 from mcumixq.packing.weights import tap_lane_order
 
 # Families with a built C kernel; the others exist as exact models for the search and tests.
@@ -54,6 +60,9 @@ class CostModel:
     # -> 64 ... 6x6x8 -> 64; every one within 4 %).
     out3x2_output_cycles: float = 8.2
     out3x2_build_cycles: float = 10.0
+    # a reduction longer than the bound, per block and chunk: a core call and adding 24 fields
+    # into int32 totals (16x16x128 -> 64, 8x8x256 -> 32, 12x12x200 -> 48: 147-161)
+    out3x2_chunk_cycles: float = 155.0
 
     def __post_init__(self) -> None:
         missing = set(FAMILIES) - set(self.instr_cycles)
@@ -74,7 +83,7 @@ def estimate_cycles(
     """Predicted cycles of a conv/linear layer (pixels outputs x cout channels) with `scheme`."""
     cm = cost or CostModel()
     if scheme.family == "out3x2":
-        return _out3x2_cycles(taps * cin, cout, pixels, cm)
+        return _out3x2_cycles(taps * cin, cout, pixels, cm, scheme.steps)
     lanes = _lanes(scheme, taps, cin)
     instr = math.ceil(lanes / scheme.k_per_instr)
     if scheme.family == "smlad":
@@ -94,12 +103,15 @@ def estimate_cycles(
     )
 
 
-def _out3x2_cycles(k: int, cout: int, pixels: int, cm: CostModel) -> float:
-    """out3x2 over whole 6-pixel groups x 4-channel blocks: K + 1 UMLAL steps (the correction
-    step included) of 4 UMLALs each, 24 outputs, and per group the A words of K steps."""
+def _out3x2_cycles(k: int, cout: int, pixels: int, cm: CostModel, bound: int) -> float:
+    """out3x2 over whole 6-pixel groups x 4-channel blocks: K + chunks UMLAL steps (a
+    correction step per chunk) of 4 UMLALs each, 24 outputs, a chunked reduction's per-chunk
+    work, and per group the A words of K steps."""
     groups = -(-pixels // OUT3X2_PIXELS)
     blocks = -(-cout // OUT3X2_CHANNELS)
-    per_block = (k + 1) * 4 * cm.instr_cycles["out3x2"] + 24 * cm.out3x2_output_cycles
+    nc = len(out3x2_chunks(k, bound))
+    per_block = (k + nc) * 4 * cm.instr_cycles["out3x2"] + 24 * cm.out3x2_output_cycles
+    per_block += nc * cm.out3x2_chunk_cycles if nc > 1 else 0.0
     return float(groups * (blocks * per_block + k * cm.out3x2_build_cycles))
 
 

@@ -286,6 +286,44 @@ def out3x2_scheme(w_bits: int, a_bits: int, k: int) -> Scheme | None:
     )  # fmt: skip
 
 
+# An out3x2 chunk ends on a whole input byte (4 two-bit channels) unless it ends the reduction,
+# so the kernel's byte-wise A-word build never splits a byte between two correction words.
+OUT3X2_CHUNK_MULTIPLE = 4
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Chunk:
+    """A run of out3x2 reduction steps between two correction steps: input channels
+    k0..k0+size-1, stored at steps base..base+size-1 of the A and W streams, its correction at
+    base + size."""
+
+    k0: int
+    size: int
+    base: int
+
+    @property
+    def steps(self) -> int:
+        """UMLAL steps of one core call over the chunk (its correction included)."""
+        return self.size + 1
+
+
+def out3x2_chunks(k: int, bound: int) -> tuple[Chunk, ...]:
+    """Chunks of a K-step reduction: one if K <= bound, else as even as possible, each at most
+    the bound rounded down to OUT3X2_CHUNK_MULTIPLE and, but the last, a multiple of it."""
+    if k <= bound:
+        return (Chunk(k0=0, size=k, base=0),)
+    limit = bound - bound % OUT3X2_CHUNK_MULTIPLE
+    n = -(-k // limit)
+    even = -(-k // n)  # ceil(k / n) <= limit
+    size = -(-even // OUT3X2_CHUNK_MULTIPLE) * OUT3X2_CHUNK_MULTIPLE
+    sizes = [size] * (k // size) + ([k % size] if k % size else [])
+    out, k0 = [], 0
+    for i, sz in enumerate(sizes):
+        out.append(Chunk(k0=k0, size=sz, base=k0 + i))
+        k0 += sz
+    return tuple(out)
+
+
 def smlad_scheme(w_bits: int, a_bits: int) -> Scheme:
     """The baseline: one int16 value per lane, 2 MACs per SMLAD, no fields to extract."""
     return Scheme(family="smlad", w_bits=w_bits, a_bits=a_bits)

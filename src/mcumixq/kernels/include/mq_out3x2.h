@@ -8,7 +8,9 @@
  * A = sum_k (3 - a) per pixel field and W = 2 + 2 * 2^30 leaves in each field
  *   F = sum a * w + 6K,   0 <= F <= 9K <= 1023   (K <= 113, the scheme's exact bound),
  * and 6K, the zero point and the bias are one per-channel constant folded offline. The field
- * at bit 30 straddles the two words; the one at bit 50 is the top 14 bits.
+ * at bit 30 straddles the two words; the one at bit 50 is the top 14 bits. A longer reduction
+ * runs in chunks of at most 113 steps, each with its own correction step, whose fields are
+ * added into int32 totals (tot[]) before the epilogue.
  *
  * All packed words are uint32_t; accumulators wrap modulo 2^64 as on the M4.
  */
@@ -28,6 +30,7 @@ typedef struct {
     uint8_t *o;         /* +40 MQ_OUT3X2_ASM_BLOCKS: output pixel 0 of the channel block */
     const int32_t *q;   /* +44 the channel block's requantization constants */
     const uint8_t *o_end; /* +48 o after the last full channel block (ends the loop) */
+    int32_t tot[24];    /* +52 a chunked reduction: the fields summed over the chunks */
 } mq_out3x2_args;
 
 /* Field f (pixel f % 3 of channel f / 3) of the accumulator lo + hi * 2^32: bits
