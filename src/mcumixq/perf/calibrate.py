@@ -68,12 +68,15 @@ DW_CHANNELS = (4, 8, 12, 16, 24, 32, 48, 64)
 MIN_MACS = 500
 MIN_FIT_CASES = 12  # a tile group with fewer cases falls back to its family/kind fit
 # Pointwise w2a2 convs (the out3x2 family) are about 1 in 500 random draws, so a fixed set
-# joins them: (map side, Cin, Cout, out bits), spread so that groups of 6 pixels, K and Cout
-# vary independently; the first QUICK_POINTWISE (2-bit outputs) in a quick calibration.
+# joins them: (map side, Cin, Cout, out bits), spread so that groups of 6 pixels, K (chunked
+# past 113) and Cout vary independently, enough cases for every loop count of the family to
+# get its own coefficient; the first QUICK_POINTWISE (K <= 113) in a quick calibration.
 POINTWISE_W2A2 = (
     (12, 64, 64, 2), (8, 32, 32, 2), (6, 8, 64, 2), (14, 48, 24, 2), (5, 100, 40, 2),
     (4, 113, 8, 2), (7, 16, 12, 4), (10, 24, 16, 2), (3, 64, 20, 8), (12, 40, 48, 2),
-    (9, 20, 8, 4), (5, 7, 30, 2),
+    (9, 20, 8, 4), (5, 7, 30, 2), (8, 128, 32, 2), (6, 200, 24, 2), (4, 256, 16, 4),
+    (10, 160, 16, 2), (12, 120, 24, 2), (5, 300, 20, 2), (7, 180, 40, 8), (3, 400, 12, 2),
+    (9, 64, 40, 4), (16, 32, 48, 2), (11, 96, 28, 2), (6, 140, 64, 2),
 )  # fmt: skip
 QUICK_POINTWISE = 6
 # Cases per op kind (full, quick); groups within a kind share them round-robin.
