@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         epilog=(
             "examples:\n"
             "  mcumixq bench kernels --out out/bench\n"
-            "  mcumixq bench kernels --out out/b --pairs 8/8,4/4,2/2 --shapes L1,L3"
+            "  mcumixq bench kernels --out out/b --pairs 8/8,2/2 --shapes L1,L3 --compact-weights"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -34,6 +34,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--shapes", default="L1,L2,L3,L4,L5", help="peer layers, e.g. L1,L3")
     p.add_argument("--prefer", default=None, help="force a kernel family or scheme")
     p.add_argument("--seed", type=int, default=0, help="seed of weights and inputs")
+    p.add_argument(
+        "--compact-weights",
+        action="store_true",
+        help="store weights dictionary-coded (~w_bits each) and expand them per call; the "
+        "expansion counts in the cycles, weight_bytes is the compact flash",
+    )
     p.add_argument("--json", action="store_true", help="print the cases as JSON")
     return p
 
@@ -56,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         pairs=pairs,
         prefer=args.prefer,
         seed=args.seed,
+        compact_weights=args.compact_weights,
         progress=lambda cases: track(cases, "benchmarking", total=len(cases), enabled=not quiet),
     )
     if args.json:

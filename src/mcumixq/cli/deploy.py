@@ -26,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         epilog=(
             "examples:\n"
             "  mcumixq deploy out/demo/model.mqz --out out/fw\n"
-            "  mcumixq deploy model.mqz --out fw --board mps2-an386 --samples 5 --json"
+            "  mcumixq deploy model.mqz --out fw --board mps2-an386 --samples 5 --compact-weights"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -47,6 +47,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         metavar="PATH",
         help="Cortex-M4 gcc driver (default: $MCUMIXQ_ARM_GCC, else arm-none-eabi-gcc on PATH, "
         "else ziglang)",
+    )
+    p.add_argument(
+        "--compact-weights",
+        action="store_true",
+        help="store each layer's weights at ~w_bits per weight in flash and expand them into "
+        "the layer's scratch at each call (less flash, more SRAM, a few %% more cycles)",
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     return p
@@ -73,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
             isa=args.isa,
             seed=args.seed,
             toolchain=toolchain,
+            compact_weights=args.compact_weights,
         )
     if args.json:
         emit_json("deploy", result.to_json())

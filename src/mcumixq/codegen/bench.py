@@ -119,12 +119,15 @@ def bench_case(
     shape: str = "",
     seed: int = 0,
     kernel_prefer: str | None = None,
+    compact_weights: bool = False,
 ) -> CaseResult:
     """Build and run the one-sample self-test of `graph`, measuring the op `op_name`.
 
     `prefer` (alias `kernel_prefer`, the name in the kernel/codegen contract) forces the kernel
     family or scheme of that op only; the other ops of the graph (e.g. the branch of an `add`
-    case) use the registry's choice. Writes `out_dir` atomically
+    case) use the registry's choice. `compact_weights` stores the weights dictionary-coded and
+    expands them per call (codegen/compact.py; the expansion is part of the measured cycles).
+    Writes `out_dir` atomically
     (project, selftest.elf). A mismatch is reported in the result, not raised, so a sweep
     over many cases finishes and shows every broken one.
     """
@@ -153,6 +156,7 @@ def bench_case(
             function_names={op_name: kernel},
             isa=isa,
             board_main=False,
+            compact_weights=compact_weights,
         )
     cycles = run.inclusive.get(kernel, 0)
     macs = op_macs(graph, op)
@@ -177,7 +181,13 @@ def bench_case(
 
 
 def bench_peer(
-    shape: str, pair: BitPair, out_dir: str | Path, *, prefer: str | None = None, seed: int = 0
+    shape: str,
+    pair: BitPair,
+    out_dir: str | Path,
+    *,
+    prefer: str | None = None,
+    seed: int = 0,
+    compact_weights: bool = False,
 ) -> CaseResult:
     """Measure the peer shape `shape` (L1..L5) at `pair` into `out_dir/<case>/`."""
     graph = peer_graph(shape, pair, seed=seed)
@@ -190,6 +200,7 @@ def bench_peer(
         case=case,
         shape=PEER_SHAPES[shape].describe(),
         seed=seed,
+        compact_weights=compact_weights,
     )
 
 
@@ -204,13 +215,15 @@ def bench_kernels(
     pairs: tuple[BitPair, ...] | None = None,
     prefer: str | None = None,
     seed: int = 0,
+    compact_weights: bool = False,
     progress: Callable[[Iterable[tuple[str, BitPair]]], Iterable[tuple[str, BitPair]]]
     | None = None,
 ) -> list[CaseResult]:
     """Measure every (shape, pair); write `out_dir`/kernels.json (+ .md) and one ELF per case.
 
     `elf` paths in kernels.json are relative to `out_dir`, so the directory can be moved.
-    `progress` may wrap the case iterator (a progress bar in the CLI).
+    `progress` may wrap the case iterator (a progress bar in the CLI). `compact_weights` stores
+    each case's weights compact (flash ~w_bits per weight; expansion counted in its cycles).
     """
     unknown = [s for s in shapes if s not in PEER_SHAPES]
     if unknown:
@@ -221,7 +234,9 @@ def bench_kernels(
     results = []
     for shape, pair in progress(cases) if progress else cases:
         try:
-            r = bench_peer(shape, pair, out, prefer=prefer, seed=seed)
+            r = bench_peer(
+                shape, pair, out, prefer=prefer, seed=seed, compact_weights=compact_weights
+            )
         except (ToolchainError, EmulationError, UnsupportedModelError) as err:
             # one broken kernel must not hide the other 244 measurements: record and go on
             results.append(failed_case(shape, pair, str(err)))

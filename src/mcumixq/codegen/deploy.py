@@ -85,6 +85,7 @@ def layer_rows(project: Project, run: SelftestRun) -> tuple[dict[str, Any], ...]
                 "scheme": layer.scheme,
                 "function": layer.function,
                 "weight_bytes": layer.weight_bytes,
+                "scratch_bytes": layer.scratch_bytes,
             }
         )
     return tuple(rows)
@@ -101,12 +102,14 @@ def deploy(
     isa: str = "m4",
     seed: int = 0,
     toolchain: Toolchain | None = None,
+    compact_weights: bool = False,
 ) -> DeployResult:
     """Generate, build and emulate `graph`; write `out_dir` (project, ELFs, deploy.json).
 
     `samples` are quantized inputs [N, *input shape]; without them `n_samples` random inputs
-    are drawn from `seed`. `toolchain` defaults to `find_toolchain()`. Raises
-    VerificationError (after writing out_dir) if not bit-exact.
+    are drawn from `seed`. `toolchain` defaults to `find_toolchain()`. `compact_weights`
+    stores weights at ~w_bits each in flash, expanded into scratch per call (codegen/compact.py).
+    Raises VerificationError (after writing out_dir) if not bit-exact.
     """
     x = random_samples(graph, n_samples, seed) if samples is None else np.asarray(samples)
     expected = run_graph(graph, x)
@@ -121,6 +124,7 @@ def deploy(
             prefer=prefer,
             isa=isa,
             toolchain=toolchain,
+            compact_weights=compact_weights,
         )
         n = project.n_samples
         total = run.inclusive.get("mq_model_run", 0)

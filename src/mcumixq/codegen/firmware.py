@@ -150,6 +150,7 @@ def build_and_run(
     isa: str = "m4",
     board_main: bool = True,
     toolchain: Toolchain | None = None,
+    compact_weights: bool = False,
 ) -> tuple[Project, Firmware, SelftestRun]:
     """Write the project into the (empty, caller-owned) directory `root`, build it, run it."""
     project, texts = render_project(
@@ -160,6 +161,7 @@ def build_and_run(
         prefer=prefer,
         function_names=function_names,
         isa=isa,
+        compact_weights=compact_weights,
     )
     write_files(texts, root)
     fw = build_firmware(project, root, board_main=board_main, toolchain=toolchain)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mcumixq.codegen.compact import compact_layer
 from mcumixq.codegen.mains import input_stride, output_stride, render_mains
 from mcumixq.codegen.memplan import MemoryPlan, check_sram, plan_memory
 from mcumixq.codegen.model import layer_function, render_model
@@ -106,11 +107,14 @@ def render_layers(
     prefer: Prefer = None,
     isa: str = "m4",
     function_names: Mapping[str, str] | None = None,
+    compact_weights: bool = False,
 ) -> dict[str, LayerCode]:
     """Render every op with the registry; function names default to `mq_layer_NN_<fqn>`.
 
     `prefer` forces a kernel family or scheme for every op (a str) or per op (FQN -> name);
-    benchmarks force one op and leave the rest to the registry.
+    benchmarks force one op and leave the rest to the registry. `compact_weights` stores each
+    layer's weight stream dictionary-coded (~w_bits per weight) and expands it into the layer's
+    scratch at each call (codegen/compact.py): less flash for more SRAM and a few % cycles.
     """
     names = _per_op(graph, function_names, "function_names")
     forced = _per_op(graph, prefer, "prefer") if isinstance(prefer, Mapping) else {}
@@ -118,7 +122,8 @@ def render_layers(
     for i, op in enumerate(graph.ops):
         fn = names.get(op.name, layer_function(i, op))
         choice = forced.get(op.name) if isinstance(prefer, Mapping) else prefer
-        codes[op.name] = render_layer(graph, op, fn, isa=isa, prefer=choice)
+        code = render_layer(graph, op, fn, isa=isa, prefer=choice)
+        codes[op.name] = compact_layer(code) if compact_weights else code
     functions = [c.function for c in codes.values()]
     if len(set(functions)) != len(functions):
         raise ConfigError(f"layer function names collide: {functions}; give each op its own name")
@@ -230,13 +235,20 @@ def render_project(
     prefer: Prefer = None,
     function_names: Mapping[str, str] | None = None,
     isa: str = "m4",
+    compact_weights: bool = False,
 ) -> tuple[Project, dict[str, str]]:
     """Render the project in memory: its description and {relative path: file text}.
 
     Raises BudgetError when the model's static SRAM need exceeds the board.
     """
     target = get_board(board)
-    codes = render_layers(graph, prefer=prefer, isa=isa, function_names=function_names)
+    codes = render_layers(
+        graph,
+        prefer=prefer,
+        isa=isa,
+        function_names=function_names,
+        compact_weights=compact_weights,
+    )
     plan, need = plan_project_memory(graph, codes, target)
     n = int(samples.shape[0])
     check_flash(codes, target, sample_bytes=n * (input_stride(graph) + output_stride(graph)))
@@ -287,6 +299,7 @@ def generate_project(
     prefer: Prefer = None,
     function_names: Mapping[str, str] | None = None,
     isa: str = "m4",
+    compact_weights: bool = False,
 ) -> Project:
     """Write the C project for `graph` to `out_dir` (replaced atomically) and describe it.
 
@@ -302,6 +315,7 @@ def generate_project(
         prefer=prefer,
         function_names=function_names,
         isa=isa,
+        compact_weights=compact_weights,
     )
     with atomic_dir(out_dir) as tmp:
         write_files(texts, tmp)

@@ -1,0 +1,230 @@
+"""Compact weight storage: a layer's weight array as dictionary indices, expanded at run time.
+
+The fast families store weights as int16 lanes (SMLAD reads them so), which costs 8..16 bits of
+flash per weight whatever w_bits is (docs/slbc.md "Weight storage"). Each halfword of such a
+stream is a function of at most two weights, so a layer has few distinct halfwords: <= 16 for
+chpar at w2, <= 225 at w4, <= 255 for one int8 weight per lane. Here the stream is stored as a
+dictionary of its distinct halfwords plus one b-bit index per halfword (b = ceil(log2 of the
+dictionary size)), bit-packed LSB first: ~w_bits per weight. Each layer call rebuilds the
+original stream in its own scratch (kernels/include/mq_compact.h) and runs the unchanged kernel
+on it, trading SRAM (the expanded stream) and a few cycles per weight for flash.
+
+The transformation works on the rendered C only (LayerCode.source), so it is family-agnostic:
+it parses the `static const <T> <function>_w[N]` array every family emits through
+kernels/carray.c_array, replaces it by a pointer set at run time, renames the layer function
+to `<function>_body` and adds a wrapper of the original name. A layer without such an array,
+with a use the pointer cannot serve (`sizeof`), or whose compact form is not smaller is
+returned unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from mcumixq.errors import ConfigError
+from mcumixq.kernels.carray import c_array
+from mcumixq.kernels.registry import LayerCode
+
+HEADER = "include/mq_compact.h"
+MAX_BITS = 16  # an index never needs more bits than the halfword it stands for
+WORD_ALIGN = 4
+SIGNATURE = "(const uint8_t *in0, const uint8_t *in1, uint8_t *out, uint8_t *scratch)"
+_ITEM_BYTES = {"uint8_t": 1, "uint16_t": 2, "uint32_t": 4}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompactStream:
+    """A halfword stream as `dictionary[index]`; `index` holds n b-bit fields, LSB first.
+
+    `index` is padded so that a 32-bit load at the byte of any field stays inside it (the C
+    expander reads every field that way, mq_compact.h).
+    """
+
+    dictionary: np.ndarray  # uint16, the distinct halfwords (sorted)
+    index: np.ndarray  # uint8, bit-packed indices + load padding
+    bits: int  # b in [1, 16]
+    n: int  # halfwords in the stream
+
+    @property
+    def flash_bytes(self) -> int:
+        """Bytes the compact form occupies in flash: index (with padding) + dictionary."""
+        return int(self.index.size + 2 * self.dictionary.size)
+
+
+def index_bytes(n: int, bits: int) -> int:
+    """Length of the index array: ceil(n*b/8), at least 4 bytes past the last field's byte."""
+    if n <= 0:
+        return 0
+    return max(-(-n * bits // 8), (n - 1) * bits // 8 + 4)
+
+
+def pack_indices(indices: np.ndarray, bits: int) -> np.ndarray:
+    """Bit-pack `indices` (each < 2**bits) at `bits` bits each, LSB first, padded (index_bytes)."""
+    if not 1 <= bits <= MAX_BITS:
+        raise ConfigError(f"index width {bits} must be in 1..{MAX_BITS}")
+    idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+    if idx.size and (idx.min() < 0 or idx.max() >= 1 << bits):
+        raise ConfigError(f"indices must lie in [0, {1 << bits}) for a {bits}-bit index")
+    planes = ((idx[:, None] >> np.arange(bits)) & 1).astype(np.uint8).reshape(-1)
+    packed = np.packbits(planes, bitorder="little")
+    out = np.zeros(index_bytes(idx.size, bits), dtype=np.uint8)
+    out[: packed.size] = packed
+    return out
+
+
+def unpack_indices(index: np.ndarray, n: int, bits: int) -> np.ndarray:
+    """Inverse of pack_indices: the first `n` fields of `bits` bits (int64)."""
+    planes = np.unpackbits(np.asarray(index, dtype=np.uint8), bitorder="little")[: n * bits]
+    return planes.reshape(n, bits).astype(np.int64) @ (np.int64(1) << np.arange(bits))
+
+
+def encode(halfwords: np.ndarray, *, bits: int | None = None) -> CompactStream:
+    """Dictionary-code a halfword stream; `bits` forces a wider index than the minimum."""
+    hw = np.asarray(halfwords, dtype=np.uint16).reshape(-1)
+    dictionary, inverse = np.unique(hw, return_inverse=True)
+    need = max(1, (int(dictionary.size) - 1).bit_length())
+    b = need if bits is None else bits
+    if b < need:
+        raise ConfigError(f"{dictionary.size} distinct halfwords need {need} index bits, not {b}")
+    return CompactStream(
+        dictionary=dictionary.astype(np.uint16),
+        index=pack_indices(inverse, b),
+        bits=b,
+        n=int(hw.size),
+    )
+
+
+def decode(stream: CompactStream) -> np.ndarray:
+    """The stream's halfwords (uint16), as the C expander rebuilds them."""
+    return stream.dictionary[unpack_indices(stream.index, stream.n, stream.bits)]
+
+
+def expanded_words(stream: CompactStream) -> np.ndarray:
+    """The uint32 words mq_compact_expand writes (last top half 0 when n is odd)."""
+    hw = decode(stream).astype(np.uint32)
+    if hw.size % 2:
+        hw = np.append(hw, np.uint32(0))
+    return hw[0::2] | (hw[1::2] << np.uint32(16))
+
+
+def halfwords_of(values: np.ndarray, item_bytes: int) -> np.ndarray:
+    """A little-endian array of `item_bytes`-byte items as halfwords (odd byte counts get a 0)."""
+    dtype = {1: "<u1", 2: "<u2", 4: "<u4"}[item_bytes]
+    raw = np.asarray(values, dtype=np.uint64).astype(dtype).tobytes()
+    if len(raw) % 2:
+        raw += b"\0"
+    return np.frombuffer(raw, dtype="<u2").astype(np.uint16)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WeightArray:
+    """The parsed `<function>_w` array of a rendered layer."""
+
+    ctype: str
+    values: np.ndarray  # uint64 items
+    start: int  # span of the declaration in the source
+    end: int
+
+    @property
+    def nbytes(self) -> int:
+        """Flash bytes of the array as rendered."""
+        return int(self.values.size * _ITEM_BYTES[self.ctype])
+
+
+def find_weight_array(source: str, function: str) -> WeightArray | None:
+    """Parse `static const <T> <function>_w[N] MQ_ALIGNED(a) = {hex...};`, None if absent."""
+    pattern = re.compile(
+        rf"static const (uint8_t|uint16_t|uint32_t) {re.escape(function)}_w\[(\d+)\] "
+        r"MQ_ALIGNED\(\d+\) = \{\n(.*?)\n\};\n",
+        re.S,
+    )
+    m = pattern.search(source)
+    if m is None:
+        return None
+    body = m.group(3)
+    items = re.findall(r"0x([0-9a-fA-F]+)u?", body)
+    n = int(m.group(2))
+    if len(items) != n or len(items) != body.count(","):
+        return None  # not plain hex data: leave the layer as it is
+    values = np.array([int(v, 16) for v in items], dtype=np.uint64)
+    return WeightArray(ctype=m.group(1), values=values, start=m.start(), end=m.end())
+
+
+def _align(n: int) -> int:
+    return -(-n // WORD_ALIGN) * WORD_ALIGN
+
+
+def _usable(source: str, function: str) -> bool:
+    """The rewrite needs the standard layer signature and no array-typed use of `_w`."""
+    if re.search(rf"sizeof\s*\(?\s*{re.escape(function)}_w\b", source):
+        return False
+    if re.search(rf"\b{re.escape(function)}_(body|wi|wd)\b", source):
+        return False
+    return f"{function}{SIGNATURE}" in source
+
+
+def _wrapper(fn: str, arr: WeightArray, stream: CompactStream, offset: int) -> str:
+    words = -(-stream.n // 2)
+    return (
+        f"\n/* {fn}: compact weights. Rebuild the {arr.values.size} x {arr.ctype} weight stream "
+        f"({words} words) from\n * {stream.bits}-bit indices into {stream.dictionary.size} "
+        f"halfwords at scratch + {offset}, then run the kernel on it. */\n"
+        f"MQ_NOINLINE void {fn}{SIGNATURE}\n{{\n"
+        f"    uint32_t *w = (uint32_t *)(void *)(scratch + {offset});\n"
+        f"    mq_compact_expand(w, {fn}_wi, {fn}_wd, {stream.n}u, {stream.bits}u);\n"
+        f"    {fn}_w = (const {arr.ctype} *)(void *)w;\n"
+        f"    {fn}_body(in0, in1, out, scratch);\n}}\n"
+    )
+
+
+def _arrays(fn: str, arr: WeightArray, stream: CompactStream) -> str:
+    what = f"{fn}_w ({arr.values.size} x {arr.ctype}) as {stream.n} halfwords"
+    index = c_array(
+        f"{fn}_wi",
+        "uint8_t",
+        stream.index,
+        f"{what}: {stream.bits}-bit indices into {fn}_wd, LSB first, + load padding",
+    )
+    dictionary = c_array(
+        f"{fn}_wd", "uint16_t", stream.dictionary, f"{what}: the distinct halfwords"
+    )
+    pointer = (
+        f"/* {fn}_w: the expanded stream in scratch, set by {fn} before the kernel runs */\n"
+        f"static const {arr.ctype} *{fn}_w;\n"
+    )
+    return index + dictionary + pointer
+
+
+def compact_layer(code: LayerCode) -> LayerCode:
+    """`code` with its weight array stored compact, or `code` itself when that is not smaller."""
+    fn = code.function
+    arr = find_weight_array(code.source, fn)
+    if arr is None or not _usable(code.source, fn):
+        return code
+    stream = encode(halfwords_of(arr.values, _ITEM_BYTES[arr.ctype]))
+    if stream.flash_bytes >= arr.nbytes:
+        return code
+    offset = _align(code.scratch_bytes)
+    src = code.source
+    src = src[: arr.start] + _arrays(fn, arr, stream) + src[arr.end :]
+    src = re.sub(rf"\b{re.escape(fn)}\b(?=\s*\()", f"{fn}_body", src)
+    first_include = re.search(r"^#include", src, re.M).start()  # type: ignore[union-attr]
+    src = src[:first_include] + f'#include "{HEADER[len("include/") :]}"\n' + src[first_include:]
+    src += _wrapper(fn, arr, stream, offset)
+    return replace(
+        code,
+        source=src,
+        support_files=tuple(dict.fromkeys((*code.support_files, HEADER))),
+        scratch_bytes=offset + 4 * (-(-stream.n // 2)),
+        const_bytes=code.const_bytes - arr.nbytes + stream.flash_bytes,
+        weight_bytes=stream.flash_bytes,
+    )
+
+
+def compact_layers(codes: Mapping[str, LayerCode]) -> dict[str, LayerCode]:
+    """compact_layer applied to every layer (same keys and order)."""
+    return {name: compact_layer(code) for name, code in codes.items()}
