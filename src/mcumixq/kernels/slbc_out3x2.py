@@ -9,10 +9,12 @@ A pointwise conv with stride 1 and no padding is a GEMM over the flattened pixel
 - pixels go 6 at a time (the last group padded with dummy pixels whose outputs are not
   stored); their A words are built once per group (2 per input channel, plus the correction
   step's) into the scratch buffer and reused by every block of 4 output channels;
-- the core is straight-line asm over the whole reduction: per step 4 grouped LDRs at immediate
-  offsets and 4 UMLALs into 8 accumulator registers (9 cycles per 24 MACs);
-- the epilogue extracts each field, requantizes it with one SMMLA (bias, input zero point and
-  the correction's constant folded offline: `folded_bias`) and packs the outputs.
+- the core is straight-line asm over the reduction (each chunk of it): per step 4 grouped
+  LDRs at immediate offsets and 4 UMLALs into 8 accumulator registers (9 cycles per 24 MACs);
+  with one chunk, every channel block of a group runs in one asm loop with the epilogue;
+- the epilogue extracts each field (or reads the chunks' int32 totals), requantizes it with
+  one SMMLA (bias, input zero point and the corrections' constant folded offline:
+  `folded_bias`) and packs the outputs (asm generators: kernels/slbc_out3x2_asm.py).
 The priority is above chpar4 where `packing.choose.choose_scheme(pointwise=True)` predicts this
 family faster, else only `prefer='out3x2'` selects it.
 """
@@ -124,8 +126,8 @@ def pack_weights(g: ConvGeometry, scheme: Scheme) -> np.ndarray:
 
 
 def supports(graph: Graph, op: Op, isa: str) -> int | None:
-    """Pointwise w2a2 conv2d on the M4: priority 45 where the chooser predicts out3x2 beats
-    every other built family, else 4 (only `prefer` selects it)."""
+    """Pointwise w2a2 conv2d on the M4 with K + chunks <= 511 (K <= 506): priority 45 where
+    the chooser predicts out3x2 beats every other built family, else 4 (only `prefer`)."""
     if isa != "m4" or op.kind != "conv2d" or op.is_depthwise:
         return None
     try:
