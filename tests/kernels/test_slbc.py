@@ -378,10 +378,12 @@ def test_finish_bit_exact_in_the_emulator(pair, out_bits, shifts, clamp, cout, s
     run_slbc(g, seed=cout)
 
 
+@pytest.mark.parametrize("common", [False, True])
 @pytest.mark.parametrize("seed", range(4))
-def test_scaled_table_equals_requantize(seed) -> None:
+def test_scaled_table_equals_requantize(seed, common) -> None:
     """The scaled form's table, evaluated as the asm does (field * f + bias', SMMLA with R, ASR
-    by the common shift, clamp), equals numerics.requantize on accumulators at the bound."""
+    by the common shift, clamp), equals numerics.requantize on accumulators at the bound;
+    `common`: 3-word rows {bias', M, f}, one R and one shift for low and high fields."""
     from mcumixq.kernels.geometry import conv_geometry
     from mcumixq.kernels.slbc_finish import scaled_table
     from mcumixq.numerics import accumulator_bound, requantize
@@ -392,9 +394,12 @@ def test_scaled_table_equals_requantize(seed) -> None:
     geo = conv_geometry(g1, g1.ops[-1])
     rng = np.random.default_rng(seed)
     bias = rng.integers(-500, 500, size=8)
-    sc = scaled_table(geo, bias, 12)
-    assert sc is not None
-    q = sc.table.reshape(-1, 4).astype(np.int64)
+    sc = scaled_table(geo, bias, 12, common=common)
+    assert sc is not None and (sc.r_common is not None) == common
+    q = sc.table.reshape(-1, 3 if common else 4).astype(np.int64)
+    if common:
+        assert sc.shift_lo == sc.shift_hi
+        q = np.stack([q[:, 0], q[:, 1], np.full(8, sc.r_common), q[:, 2]], axis=1)
     bound = accumulator_bound(geo.weight.reshape(8, -1), geo.bias, geo.in_bits, geo.zi)
     acc = np.concatenate([rng.integers(-bound, bound + 1, size=200), [-bound, bound, 0]])
     for c in range(8):

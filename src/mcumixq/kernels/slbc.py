@@ -407,9 +407,25 @@ def _requant_form(
     rq = requant_table(g, bias)
     fin = finish_plan(g, rq, scheme, p)
     fin = dataclasses.replace(fin, packed_low=packed) if fin else None
-    sc = scaled_table(g, bias, scheme.spacing) if fin is not None and fin.shift is None else None
+    sc = None
+    if fin is not None and fin.shift is None:  # one R for all where exact (3-word rows)
+        sc = scaled_table(g, bias, scheme.spacing, common=True)
+        sc = sc or scaled_table(g, bias, scheme.spacing)
     params: dict[str, object] = {"fast_rq": rq.fast, "pre_shift": rq.pre_shift, "scaled": False}
-    if sc is not None and fin is not None:
+    params["q_row"] = 4
+    if sc is not None and fin is not None and sc.r_common is not None:
+        fin = dataclasses.replace(
+            fin, k=0, shift=sc.shift_lo, scaled=True, shift_hi=sc.shift_hi, rows=3
+        )
+        params.update(scaled=True, sh_lo=sc.shift_lo, sh_hi=sc.shift_hi, q_row=3)
+        note = (
+            f"per channel {{bias' * f, M, f}}, f = 2^(S - s + {scheme.spacing}) (odd channels, "
+            f"whose high field carries 2^{scheme.spacing}: 2^(S - s)), S = "
+            f"{sc.shift_hi + 32 - scheme.spacing}, R = {sc.r_common} = 2^(S'-33) + "
+            f"z_out*2^(S'-32) for S' = S + {scheme.spacing}, bias' = bias - (z+a_shift)*sum(w)"
+        )
+        table = sc.table
+    elif sc is not None and fin is not None:
         fin = dataclasses.replace(fin, k=0, shift=sc.shift_lo, scaled=True, shift_hi=sc.shift_hi)
         params.update(scaled=True, sh_lo=sc.shift_lo, sh_hi=sc.shift_hi)
         note = (
@@ -428,8 +444,11 @@ def _requant_form(
         note = "per channel {bias', M, s, 0}, bias' = bias - (z+a_shift)*sum(w)"
         table = rq.table
     r_imm = int(table[2]) if fin and fin.shift is not None and not fin.scaled else None
+    if fin is not None and fin.rows == 3 and sc is not None:
+        r_imm = sc.r_common
     params.update(
         fin=fin, fin_asm=finish_asm(fin) if fin else "", fin_r=r_imm or 0,
+        common_r=r_imm is not None,
         loop_asm=p.full and fin is not None and g.cout >= 8,
         blocks_entry=blocks_entry_asm(), blocks_top=blocks_top_asm(),
         blocks_fin=blocks_fin_asm(fin, r_imm) if fin else "", blocks_exit=blocks_exit_asm(),
@@ -507,7 +526,7 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         source=source,
         support_files=SUPPORT,
         scratch_bytes=4 * pl.scratch_words,
-        const_bytes=pw.weight_bytes + 16 * g.cout,
+        const_bytes=pw.weight_bytes + 4 * table.size,
         weight_bytes=pw.weight_bytes,
         inplace=False,
         scheme=scheme.id,

@@ -22,6 +22,7 @@ from mcumixq.numerics import accumulator_bound
 
 MAX_USAT_SHIFT = 31  # USAT ..., ASR #n takes n in 1..31
 MAX_R = 1 << 30  # |R| < 2^30 keeps SMMLA's accumulate from wrapping (|hi(acc*M)| < 2^30)
+MAX_F_LOG2 = 30  # a factor f = 2^e of the scaled form stays a positive int32
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,6 +39,7 @@ class Finish:
     scaled: bool = False  # the scaled form: shift is the low fields', shift_hi the high fields'
     shift_hi: int = 0
     packed_low: bool = False  # low totals packed per pair: low[q] = T(pixel 0) + T(pixel 1)<<16
+    rows: int = 4  # words per table row; 3: scaled {bias', M, f} with a common R (r_common)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,9 +48,10 @@ class ScaledRq:
     the spacing on odd, i.e. high-field, channels, whose field already carries 2^spacing), and
     the two final shifts."""
 
-    table: np.ndarray  # int32 [cout * 4]
+    table: np.ndarray  # int32 [cout * 4], or [cout * 3] {bias', M, f} with a common R
     shift_lo: int  # S - 32
     shift_hi: int  # S + spacing - 32
+    r_common: int | None = None  # the one R of every channel (`common`), else R is per row
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,7 +91,12 @@ def requant_table(g: ConvGeometry, bias: np.ndarray) -> RqTable:
 
 
 def scaled_table(
-    g: ConvGeometry, bias: np.ndarray, spacing: int, high: np.ndarray | None = None
+    g: ConvGeometry,
+    bias: np.ndarray,
+    spacing: int,
+    high: np.ndarray | None = None,
+    *,
+    common: bool = False,
 ) -> ScaledRq | None:
     """The scaled form, or None where it is not exact.
 
@@ -100,6 +108,11 @@ def scaled_table(
     (numerics.accumulator_bound), both shifts fit USAT and |R| < 2^30. `high` marks the
     channels whose field enters as H * 2^spacing (default: the odd channels, chpar's high
     fields; pxpar asks for all-low and all-high tables of the same channels).
+
+    `common`: low fields take the high fields' scale too (f = 2^(k_c + spacing), the same
+    |acc| * 2^(k + spacing) bound), so every channel shares one shift S + spacing - 32 and one
+    R, which the epilogue keeps in a register: rows shrink to {bias' * f, M, f} (one LDM of 3
+    a channel instead of 4).
     """
     s = g.shift.astype(np.int64)
     if not s.size:
@@ -112,14 +125,21 @@ def scaled_table(
     if shift_hi > MAX_USAT_SHIFT or room < 0 or bound >= (1 << room):
         return None
     odd = (np.arange(g.cout) % 2 if high is None else high).astype(np.int64)
-    kc = k + odd * spacing
-    sh = big_s - 32 + odd * spacing
+    if common and int(k.max()) + spacing > MAX_F_LOG2:
+        return None
+    scale = np.ones_like(odd) if common else odd  # common: every field at the high scale
+    kc = k + scale * spacing
+    sh = big_s - 32 + scale * spacing
     r = (1 << (sh - 1)) + g.zo * (1 << sh)
     if np.any(np.abs(r) >= MAX_R):
         return None
     b = bias[: g.cout].astype(np.int64)
     scaled = ((b << kc) & 0xFFFFFFFF).astype(np.uint32).view(np.int32).astype(np.int64)
     m = g.multiplier.astype(np.int64)
+    if common:  # a low field enters as L: its factor carries the spacing
+        f = np.int64(1) << (k + spacing * (1 - odd))
+        table = np.stack([scaled, m, f], axis=1).astype(np.int32).reshape(-1)
+        return ScaledRq(table=table, shift_lo=shift_hi, shift_hi=shift_hi, r_common=int(r[0]))
     table = np.stack([scaled, m, r, np.int64(1) << k], axis=1).astype(np.int32).reshape(-1)
     return ScaledRq(table=table, shift_lo=big_s - 32, shift_hi=shift_hi)
 
@@ -152,36 +172,44 @@ def _requant(
     return [*lines, f"usat {dst}, #{f.out_bits}, {dst}, asr #{f.shift}"]
 
 
-def finish_asm(f: Finish, r_imm: int | None = None, *, stack: bool = False) -> str:
+def _const_load(f: Finish, regs: tuple[str, ...]) -> str:
+    """Load one channel's table row into `regs` ({bias', M, R, f | shift}; R stays in its
+    register where it is common: uniform shifts, LDRD of {bias', M}, or 3-word scaled rows)."""
+    rb, rm, rr, rf = regs
+    if f.scaled and f.rows == 3:
+        return f"ldm r1!, {{{', '.join(sorted((rb, rm, rf), key=_reg_no))}}}"
+    if f.shift is None or f.scaled:
+        return f"ldm r1!, {{{', '.join(sorted((rb, rm, rr, rf), key=_reg_no))}}}"
+    return f"ldrd {rb}, {rm}, [r1], #16"
+
+
+def _reg_no(reg: str) -> int:
+    """Register number (LDM lists must ascend): r0..r12, lr = 14."""
+    return 14 if reg == "lr" else int(reg[1:])
+
+
+def finish_asm(f: Finish) -> str:
     """Asm (C string lines) requantizing and packing 8 channels of two pixels, registers fixed
-    by the caller: r0 args, r1 the channel block's table (advanced 128 bytes), outputs r2/r3
-    (pixel 0/1; 8-bit containers: channels 4..7 in r12/lr), r8-r11 one channel's constants
-    (uniform shift: r10 = R, loaded once), r4-r7 the pair's accumulators and fields.
+    by the caller: r0 args, r1 the channel block's table (advanced past the block), outputs
+    r2/r3 (pixel 0/1; 8-bit containers: channels 4..7 in r12/lr), r8-r11 one channel's
+    constants (a common R in r10, set by the caller), r4-r7 the pair's accumulators and fields.
     Per channel and pixel: ADD or MLA (bias, field), SMMLA, USAT (ASR fused unless the shift
-    is per channel), ORR into the packed word. `r_imm` loads the uniform R into r10 first;
-    `stack`: the low totals are in the block loop's frame ([sp, #8], MQ_SLBC_XTRS*)."""
+    is per channel), ORR into the packed word."""
     bfx = "sbfx" if f.low_signed else "ubfx"
     lines: list[str] = []
-    if r_imm is not None:  # the uniform R, when r10 is not an input (the block loop)
-        u = r_imm & 0xFFFFFFFF
-        lines += [f"movw r10, #{u & 0xFFFF}", f"movt r10, #{u >> 16}"]
     for qp in range(4):
         lines.append(f"ldrd r4, r5, [r0, #{8 + 8 * qp}]")
-        base, at = ("sp", 8) if stack else ("r0", 44)
         if f.low and f.packed_low:  # r8 = T0 (SXTH), r9 = T1 (the rest, >> 16)
-            lines += [f"ldr r9, [{base}, #{at + 4 * qp}]", "sxth r8, r9", "sub r9, r9, r8",
+            lines += [f"ldr r9, [r0, #{44 + 4 * qp}]", "sxth r8, r9", "sub r9, r9, r8",
                       "asr r9, r9, #16"]  # fmt: skip
         elif f.low:
-            lines.append(f"ldrd r8, r9, [{base}, #{at + 8 * qp}]")
+            lines.append(f"ldrd r8, r9, [r0, #{44 + 8 * qp}]")
         lines += [f"{bfx} r6, r4, #0, #{f.s}", f"{bfx} r7, r5, #0, #{f.s}"]
         lines += ["sub r4, r4, r6", "sub r5, r5, r7"]
         if f.low:
             lines += ["add r6, r6, r8", "add r7, r7, r9"]
         for half in range(2):
-            if f.shift is None or f.scaled:
-                lines.append("ldm r1!, {r8, r9, r10, r11}")
-            else:
-                lines.append("ldrd r8, r9, [r1], #16")
+            lines.append(_const_load(f, CONST_REGS))
             pos = (2 * qp + half) * f.out_sb
             y0, y1 = ("r2", "r3") if pos < 32 else ("r12", "lr")
             for (src, dst), y in zip((("r4", "r6"), ("r5", "r7")), (y0, y1), strict=True):
@@ -192,7 +220,7 @@ def finish_asm(f: Finish, r_imm: int | None = None, *, stack: bool = False) -> s
             if pos % 32:
                 lines += [f"orr {y0}, {y0}, r6, lsl #{pos % 32}",
                           f"orr {y1}, {y1}, r7, lsl #{pos % 32}"]  # fmt: skip
-    return "".join(f'"{x}\\n\\t"' for x in lines)
+    return _c(lines)
 
 
 # The block loop's stack frame (MQ_SLBC_ASM_BLOCKS; bytes from sp). The low totals sit where the
@@ -251,16 +279,16 @@ def blocks_fin_asm(f: Finish, r_imm: int | None) -> str:
     and the output pointers live in the frame (o1 = o0 + delta: one LDRD, one STR back).
     Registers: r1 the table, r11/r12 the packed words (8-bit containers: channels 0..3 wait in
     the frame while 4..7 are built), r6/r7 the low fields, BLOCK_REGS a channel's constants
-    (uniform shift: {bias', M} by LDRD, R in r9 from `r_imm`).
+    (a common R in r9 from `r_imm`: uniform shifts, {bias', M} by LDRD, or 3-word scaled rows).
     """
     bfx = "sbfx" if f.low_signed else "ubfx"
-    per_channel = f.shift is None or f.scaled
+    common_r = not (f.shift is None or f.scaled) or f.rows == 3
     lines = [
         f"add r0, sp, #{FRAME_PW}",
         "stm r0, {r1, r6, r7, r8, r9}",
         f"ldr r1, [sp, #{FRAME_Q}]",
     ]
-    if not per_channel:
+    if common_r:
         u = (r_imm or 0) & 0xFFFFFFFF
         lines += [f"movw r9, #{u & 0xFFFF}", f"movt r9, #{u >> 16}"]
     for qp in range(4):
@@ -279,10 +307,7 @@ def blocks_fin_asm(f: Finish, r_imm: int | None) -> str:
         if f.low:
             lines += ["add r6, r6, r0", "add r7, r7, r8"]
         for half in range(2):
-            if per_channel:
-                lines.append("ldm r1!, {r0, r8, r9, r10}")
-            else:
-                lines.append("ldrd r0, r8, [r1], #16")
+            lines.append(_const_load(f, BLOCK_REGS))
             pos = (2 * qp + half) * f.out_sb % 32
             for src, dst, y in ((ra, "r6", "r11"), (rb, "r7", "r12")):
                 rq = _requant(f, half, src, dst, BLOCK_REGS)
