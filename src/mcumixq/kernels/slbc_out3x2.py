@@ -33,7 +33,7 @@ from mcumixq.kernels.names import kernel_name
 from mcumixq.kernels.registry import LayerCode, header_comment, template_env
 from mcumixq.kernels.slbc import _cost_model
 from mcumixq.kernels.slbc_finish import ScaledRq, requant_table, scaled_table
-from mcumixq.kernels.slbc_out3x2_asm import build_asm, finish_asm, steps_asm
+from mcumixq.kernels.slbc_out3x2_asm import build_asm, finish_asm, finish_pair_asm, steps_asm
 from mcumixq.numerics import fits_int32
 from mcumixq.packing.choose import (
     BUILT_FAMILIES,
@@ -144,6 +144,20 @@ def supports(graph: Graph, op: Op, isa: str) -> int | None:
     return PRIORITY if best.family == "out3x2" else EXACT_ONLY_PRIORITY
 
 
+def _fin_asm(g: ConvGeometry, sc: ScaledRq | None, chunked: bool) -> str:
+    """The asm epilogue: from the totals (chunked, per block), or inside the block loop from the
+    accumulator registers (2-bit outputs: pair 0 never leaves them) or all spilled."""
+    if sc is None:
+        return ""
+    if chunked:
+        return finish_asm(g.out_sb, g.out_bits, sc.shift_lo, g.out_pixel_bytes, totals=True)
+    if g.out_sb == 2:
+        return finish_pair_asm(g.out_bits, sc.shift_lo, g.out_pixel_bytes)
+    return finish_asm(
+        g.out_sb, g.out_bits, sc.shift_lo, g.out_pixel_bytes, totals=False, spill=True
+    )
+
+
 def _chunk_params(c: Chunk, cin: int, unit: int) -> dict[str, int]:
     """A chunk as the template's C build reads it: whole input bytes b0..b1-1, a partial last
     byte of `tail` channels, its steps, first A word and correction constant."""
@@ -224,9 +238,7 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "fast_rq": rq.fast, "pre_shift": rq.pre_shift, "sh": int(q[0, 3]) if uniform else None,
         "q_desc": q_desc, "act_min": g.act_min, "act_max": g.act_max, "z_out": g.zo,
         "fin": fin, "sh_lo": sc.shift_lo if sc is not None else 0,
-        "fin_asm": finish_asm(
-            g.out_sb, g.out_bits, sc.shift_lo, g.out_pixel_bytes, totals=chunked
-        ) if sc is not None else "",
+        "fin_asm": _fin_asm(g, sc, chunked),
     }  # fmt: skip
     source = template_env(TEMPLATE_DIR).get_template(TEMPLATE).render(**params)
     return LayerCode(

@@ -48,7 +48,9 @@ def _fields(t: int, jp: int, jj: int, totals: bool) -> tuple[list[str], list[str
     return loads, ["", "ubfx lr, r12, #8, #10", "lsr lr, r12, #18"]
 
 
-def finish_asm(out_sb: int, out_bits: int, shift: int, out_pb: int, *, totals: bool) -> str:
+def finish_asm(
+    out_sb: int, out_bits: int, shift: int, out_pb: int, *, totals: bool, spill: bool = False
+) -> str:
     """The epilogue of a full block (6 pixels x 4 channels) in the scaled requantization form
     (slbc_finish.scaled_table: y = USAT((F*f + bias'*f) * M >> 32 + R, ASR #shift), one shift
     for every channel). Registers: r0 args (fields in acc[], or totals in tot[]), r1 the
@@ -56,8 +58,9 @@ def finish_asm(out_sb: int, out_bits: int, shift: int, out_pb: int, *, totals: b
     the 6 pixels' packed outputs, r12 an accumulator word, lr the field. Per channel: LDM, then
     2 LDR (pair's low channel) or 2 LDRD (high channel); per output UBFX (the field straddling
     the words: LSR + BFI), MLA, SMMLA, USAT, ORR (the first channel saturates straight into its
-    pixel's register). Then the 6 pixels' bits are stored at a->o (left in r8)."""
-    lines: list[str] = []
+    pixel's register). Then the 6 pixels' bits are stored at a->o (left in r8). `spill`: the
+    accumulators are still in r2-r9 (MQ_OUT3X2_ASM_BLOCKS) and go to acc[] first (STM)."""
+    lines: list[str] = ["add r12, r0, #8", "stm r12, {r2-r9}"] if spill else []
     for j in range(4):
         jp, jj = divmod(j, 2)
         lines.append("ldm r1!, {r8, r9, r10, r11}")
@@ -76,6 +79,43 @@ def finish_asm(out_sb: int, out_bits: int, shift: int, out_pb: int, *, totals: b
     store = {2: "strb", 4: "strh", 8: "str"}[out_sb]
     lines.append("ldr r8, [r0, #40]")
     lines += [f"{store} r{2 + p}, [r8, #{p * out_pb}]" for p in range(6)]
+    return c_lines(lines)
+
+
+def finish_pair_asm(out_bits: int, shift: int, out_pb: int) -> str:
+    """`finish_asm` for 2-bit output containers inside MQ_OUT3X2_ASM_BLOCKS, reading channel
+    pair 0's accumulators (r2:r3 triple 0, r6:r7 triple 1) from registers: only pair 1's
+    (r4:r5, r8:r9) are spilled (STM of 4) and reloaded into r2:r3, r6:r7 (LDM of 4) for
+    channels 2 and 3, instead of spilling all 8 and loading 12 words. A pixel's 4 channels are
+    one byte, so triple t's 3 pixels share y_t (r4, r5: pixel i in byte i, ORR at 8i + 2j);
+    the stores take bytes 1 and 2 with LSR."""
+    lines = ["add r12, r0, #8", "stm r12, {r4, r5, r8, r9}"]
+    ys = ("r4", "r5")
+    for jp in range(2):
+        if jp == 1:
+            lines += ["add r12, r0, #8", "ldm r12, {r2, r3, r6, r7}"]
+        for jj in range(2):
+            j = 2 * jp + jj
+            lines.append("ldm r1!, {r8, r9, r10, r11}")
+            for t, (lo, hi) in enumerate((("r2", "r3"), ("r6", "r7"))):
+                for i in range(3):
+                    if jj == 0:
+                        lines.append(f"ubfx lr, {lo}, #{10 * i}, #10")
+                    elif i == 0:
+                        lines += [f"lsr lr, {lo}, #30", f"bfi lr, {hi}, #2, #8"]
+                    else:
+                        lines.append(f"ubfx lr, {hi}, #8, #10" if i == 1 else f"lsr lr, {hi}, #18")
+                    lines += ["mla lr, lr, r11, r8", "smmla lr, lr, r9, r10"]
+                    pos = 8 * i + 2 * j
+                    if pos == 0:
+                        lines.append(f"usat {ys[t]}, #{out_bits}, lr, asr #{shift}")
+                    else:
+                        lines += [f"usat lr, #{out_bits}, lr, asr #{shift}",
+                                  f"orr {ys[t]}, {ys[t]}, lr, lsl #{pos}"]  # fmt: skip
+    lines += ["ldr r8, [r0, #40]", "lsr r9, r4, #8", "lsr r10, r4, #16", "lsr r11, r5, #8",
+              "lsr r12, r5, #16"]  # fmt: skip
+    regs = ("r4", "r9", "r10", "r5", "r11", "r12")
+    lines += [f"strb {regs[p]}, [r8, #{p * out_pb}]" for p in range(6)]
     return c_lines(lines)
 
 

@@ -104,10 +104,10 @@ static inline void mq_out3x2_core_c(mq_out3x2_args *a, int32_t steps)
     } while (0)
 
 /* Every full channel block of a full 6-pixel group in one asm loop: the core (STEPS, as in
- * MQ_OUT3X2_ASM), pw advanced by PW_BYTES, the accumulators spilled to acc[] (STM), the
- * epilogue FIN (kernels/slbc_out3x2.finish_asm: requantizes from acc[], post-increments q in
- * r1 and stores the 6 pixels' bits at o, left in r8), then o += OUT_BYTES until o_end. The
- * args pointer waits on the stack during the core. */
+ * MQ_OUT3X2_ASM), pw advanced by PW_BYTES, q loaded into r1, the epilogue FIN
+ * (kernels/slbc_out3x2_asm.finish_asm / finish_pair_asm: spills what it must to acc[],
+ * requantizes, post-increments q and stores the 6 pixels' bits at o, left in r8), then
+ * o += OUT_BYTES until o_end. The args pointer waits on the stack during the core. */
 #define MQ_OUT3X2_ASM_BLOCKS(args, STEPS, FIN, PW_BYTES, OUT_BYTES)                              \
     do {                                                                                         \
         register mq_out3x2_args *r0_args __asm__("r0") = (args);                                 \
@@ -116,8 +116,6 @@ static inline void mq_out3x2_core_c(mq_out3x2_args *a, int32_t steps)
                          "ldm r0, {r0, r1}\n\t" STEPS "ldr r0, [sp]\n\t"                         \
                          "addw r1, r1, #%c[pwb]\n\t"                                             \
                          "str r1, [r0, #4]\n\t"                                                  \
-                         "add r1, r0, #8\n\t"                                                    \
-                         "stm r1, {r2-r9}\n\t"                                                   \
                          "ldr r1, [r0, #44]\n\t" FIN "add r8, r8, #%c[ob]\n\t"                    \
                          "str r8, [r0, #40]\n\t"                                                 \
                          "str r1, [r0, #44]\n\t"                                                 \
