@@ -53,15 +53,38 @@ def test_indices_round_trip_at_every_width(bits: int, data: st.DataObject) -> No
 def test_halfword_streams_round_trip(values: list[int], distinct: int) -> None:
     hw = np.array(values, dtype=np.uint16)
     hw = hw[np.arange(hw.size) % min(distinct, hw.size)]  # few distinct values, as in layers
-    stream = encode(hw)
-    assert decode(stream).tolist() == hw.tolist()
+    stream = encode(hw, allow_s8=False)
+    assert stream.mode == "dict" and decode(stream).tolist() == hw.tolist()
     assert stream.dictionary.size == np.unique(hw).size
-    assert (1 << stream.bits) >= stream.dictionary.size > (1 << (stream.bits - 1)) or (
-        stream.bits == 1
-    )
+    assert stream.bits == max(1, (stream.dictionary.size - 1).bit_length())
     words = expanded_words(stream)
-    assert words.size == -(-hw.size // 2)
+    assert words.size == stream.words == -(-hw.size // 2)
     assert (words & 0xFFFF).tolist() == hw[0::2].tolist()
+    assert decode(encode(hw)).tolist() == hw.tolist()  # whichever mode is smaller
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(-128, 127), min_size=1, max_size=300))
+def test_sign_extended_bytes_round_trip_as_s8(values: list[int]) -> None:
+    hw = np.array(values, dtype=np.int64).astype(np.uint16)
+    stream = encode(hw)
+    coded = encode(hw, allow_s8=False)
+    assert stream.mode == ("s8" if stream.flash_bytes <= coded.flash_bytes else "dict")
+    assert decode(stream).tolist() == hw.tolist()
+    if stream.mode == "s8":
+        assert stream.flash_bytes == 4 * -(-hw.size // 4) and stream.dictionary.size == 0
+        words = expanded_words(stream)
+        assert words.size == stream.words and (words & 0xFFFF)[: -(-hw.size // 2)].tolist() == (
+            hw[0::2].tolist()
+        )
+
+
+def test_int8_lanes_take_the_s8_mode_at_8_bits_only() -> None:
+    rng = np.random.default_rng(0)
+    w8 = rng.integers(-127, 128, 4000).astype(np.uint16)
+    w6 = rng.integers(-31, 32, 4000).astype(np.uint16)
+    assert encode(w8).mode == "s8" and encode(w8).flash_bytes == 4000
+    assert encode(w6).mode == "dict" and encode(w6).bits == 6
 
 
 def test_encode_rejects_too_narrow_a_forced_width() -> None:
@@ -122,7 +145,8 @@ def test_compact_layers_are_bit_exact_on_the_host(pair: str, scheme: str) -> Non
     assert compact.weight_bytes < code.weight_bytes
     assert compact.const_bytes - compact.weight_bytes == code.const_bytes - code.weight_bytes
     # the expanded stream sits in scratch after the kernel's own (word aligned)
-    assert compact.scratch_bytes == -(-code.scratch_bytes // 4) * 4 + code.weight_bytes
+    own = -(-code.scratch_bytes // 4) * 4
+    assert own + code.weight_bytes <= compact.scratch_bytes <= own + code.weight_bytes + 4
     assert "static const uint32_t *mq_layer_c_w;" in compact.source
     assert "mq_layer_c_body(in0, in1, out, scratch);" in compact.source
 
@@ -159,6 +183,7 @@ def test_flash_follows_w_bits_on_the_same_layer() -> None:
     for pair, size in sizes.items():
         w = BitPair.parse(pair).w
         assert w * weights / 8 <= size <= w * weights / 8 + 2 * 256 + 4
+    assert sizes["8/8"] == weights  # int8 lanes: the s8 mode, exactly a byte per weight
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mcumixq.codegen.compact import CompactStream, expanded_words, pack_indices
+from mcumixq.codegen.compact import CompactStream, expanded_words, pack_indices, pack_s8
 from mcumixq.kernels.carray import c_array
 from mcumixq.kernels.hosttest import run_layer_on_host
 from mcumixq.kernels.registry import LayerCode
@@ -30,10 +30,14 @@ def _program(streams: list[CompactStream]) -> tuple[LayerCode, int]:
     arrays, calls, out_bytes, scratch = [], [], 0, 0
     for i, s in enumerate(streams):
         arrays.append(c_array(f"mq_t_i{i}", "uint8_t", s.index, f"stream {i} indices"))
-        arrays.append(c_array(f"mq_t_d{i}", "uint16_t", s.dictionary, f"stream {i} dictionary"))
-        words = -(-s.n // 2)
+        if s.mode == "dict":
+            arrays.append(c_array(f"mq_t_d{i}", "uint16_t", s.dictionary, f"stream {i} dict"))
+        words = s.words
+        call = f"mq_compact_expand(w, mq_t_i{i}, mq_t_d{i}, {s.n}u, {s.bits}u);"
+        if s.mode == "s8":
+            call = f"mq_compact_expand_s8(w, mq_t_i{i}, {s.words // 2}u);"
         calls.append(
-            f"    mq_compact_expand(w, mq_t_i{i}, mq_t_d{i}, {s.n}u, {s.bits}u);\n"
+            f"    {call}\n"
             f"    for (uint32_t k = 0; k < {4 * words}u; ++k) {{\n"
             f"        out[{out_bytes}u + k] = scratch[k];\n    }}\n"
         )
@@ -53,7 +57,7 @@ def _program(streams: list[CompactStream]) -> tuple[LayerCode, int]:
         function="mq_t",
         kernel="mq_compact_expand_test",
         source=source,
-        support_files=("include/mq_types.h", "include/mq_compact.h"),
+        support_files=("include/mq_types.h", "include/mq_m4.h", "include/mq_compact.h"),
         scratch_bytes=scratch,
         const_bytes=0,
         weight_bytes=0,
@@ -74,6 +78,21 @@ def test_c_expander_equals_the_python_decoder(bits: int) -> None:
     if got != want:
         at = next(i for i in range(len(got)) if got[i] != want[i])
         pytest.fail(f"b={bits}: first differing byte {at}: got {got[at]}, expected {want[at]}")
+
+
+@pytest.mark.parametrize("lengths", [(1, 2, 3, 4, 5), (6, 7, 8, 9, 130)])
+def test_c_s8_expander_equals_the_python_decoder(lengths: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(len(lengths))
+    streams = []
+    for n in lengths:
+        hw = rng.integers(-128, 128, n).astype(np.uint16)
+        hw[0] = np.uint16(0xFF80)  # -128: the sign bit of the byte
+        raw = pack_s8(hw)
+        assert raw is not None
+        streams.append(CompactStream(dictionary=raw[:0], index=raw, bits=8, n=n, mode="s8"))
+    code, out_bytes = _program(streams)
+    got = run_layer_on_host(code, b"\0", None, out_bytes)
+    assert got == b"".join(expanded_words(s).astype("<u4").tobytes() for s in streams)
 
 
 def test_a_wrong_dictionary_is_caught() -> None:

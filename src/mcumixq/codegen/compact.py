@@ -7,7 +7,10 @@ chpar at w2, <= 225 at w4, <= 255 for one int8 weight per lane. Here the stream 
 dictionary of its distinct halfwords plus one b-bit index per halfword (b = ceil(log2 of the
 dictionary size)), bit-packed LSB first: ~w_bits per weight. Each layer call rebuilds the
 original stream in its own scratch (kernels/include/mq_compact.h) and runs the unchanged kernel
-on it, trading SRAM (the expanded stream) and a few cycles per weight for flash.
+on it, trading SRAM (the expanded stream) and a few cycles per weight for flash. A stream
+whose halfwords are all sign-extended bytes (one int8 weight per lane) is stored as those bytes,
+permuted for SXTB16 (mode `s8`), when that is no larger: 8 bits per weight, no dictionary, and
+a faster expansion.
 
 The transformation works on the rendered C only (LayerCode.source), so it is family-agnostic:
 it parses the `static const <T> <function>_w[N]` array every family emits through
@@ -36,23 +39,38 @@ SIGNATURE = "(const uint8_t *in0, const uint8_t *in1, uint8_t *out, uint8_t *scr
 _ITEM_BYTES = {"uint8_t": 1, "uint16_t": 2, "uint32_t": 4}
 
 
+MODES = ("dict", "s8")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CompactStream:
-    """A halfword stream as `dictionary[index]`; `index` holds n b-bit fields, LSB first.
+    """A halfword stream as `dictionary[index]` (mode `dict`) or as int8 bytes (mode `s8`).
 
-    `index` is padded so that a 32-bit load at the byte of any field stays inside it (the C
-    expander reads every field that way, mq_compact.h).
+    `dict`: `index` holds n b-bit fields, LSB first, padded so that a 32-bit load at the byte of
+    any field stays inside it (the C expander reads every field that way, mq_compact.h). `s8`:
+    `index` holds the low bytes of halfwords 4q, 4q + 2, 4q + 1, 4q + 3 per word q (the stream
+    padded with zeros to a multiple of 4), `dictionary` is empty and `bits` is 8.
     """
 
     dictionary: np.ndarray  # uint16, the distinct halfwords (sorted)
-    index: np.ndarray  # uint8, bit-packed indices + load padding
+    index: np.ndarray  # uint8, bit-packed indices + load padding, or the permuted bytes
     bits: int  # b in [1, 16]
     n: int  # halfwords in the stream
+    mode: str = "dict"
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ConfigError(f"compact mode {self.mode!r} unknown; use one of {MODES}")
 
     @property
     def flash_bytes(self) -> int:
         """Bytes the compact form occupies in flash: index (with padding) + dictionary."""
         return int(self.index.size + 2 * self.dictionary.size)
+
+    @property
+    def words(self) -> int:
+        """uint32 words the C expander writes (the scratch it needs, / 4)."""
+        return 2 * -(-self.n // 4) if self.mode == "s8" else -(-self.n // 2)
 
 
 def index_bytes(n: int, bits: int) -> int:
@@ -82,32 +100,55 @@ def unpack_indices(index: np.ndarray, n: int, bits: int) -> np.ndarray:
     return planes.reshape(n, bits).astype(np.int64) @ (np.int64(1) << np.arange(bits))
 
 
-def encode(halfwords: np.ndarray, *, bits: int | None = None) -> CompactStream:
-    """Dictionary-code a halfword stream; `bits` forces a wider index than the minimum."""
+def pack_s8(hw: np.ndarray) -> np.ndarray | None:
+    """The `s8` byte stream of `hw`, None unless every halfword is a sign-extended byte."""
+    hw = np.asarray(hw, dtype=np.uint16).reshape(-1)
+    signed = hw.astype(np.int64) - ((hw.astype(np.int64) & 0x8000) << 1)
+    if hw.size == 0 or signed.min() < -128 or signed.max() > 127:
+        return None
+    quads = np.zeros(4 * -(-hw.size // 4), dtype=np.uint8)
+    quads[: hw.size] = (hw & 0xFF).astype(np.uint8)
+    return quads.reshape(-1, 4)[:, [0, 2, 1, 3]].reshape(-1)
+
+
+def encode(
+    halfwords: np.ndarray, *, bits: int | None = None, allow_s8: bool = True
+) -> CompactStream:
+    """Code a halfword stream in the smaller mode (`s8` on a tie: it expands faster).
+
+    `bits` forces the dictionary mode with a wider index than the minimum.
+    """
     hw = np.asarray(halfwords, dtype=np.uint16).reshape(-1)
     dictionary, inverse = np.unique(hw, return_inverse=True)
     need = max(1, (int(dictionary.size) - 1).bit_length())
     b = need if bits is None else bits
     if b < need:
         raise ConfigError(f"{dictionary.size} distinct halfwords need {need} index bits, not {b}")
-    return CompactStream(
+    coded = CompactStream(
         dictionary=dictionary.astype(np.uint16),
         index=pack_indices(inverse, b),
         bits=b,
         n=int(hw.size),
     )
+    raw = pack_s8(hw) if allow_s8 and bits is None else None
+    if raw is None or raw.size > coded.flash_bytes:
+        return coded
+    empty = np.zeros(0, dtype=np.uint16)
+    return CompactStream(dictionary=empty, index=raw, bits=8, n=int(hw.size), mode="s8")
 
 
 def decode(stream: CompactStream) -> np.ndarray:
     """The stream's halfwords (uint16), as the C expander rebuilds them."""
+    if stream.mode == "s8":
+        low = stream.index.reshape(-1, 4)[:, [0, 2, 1, 3]].reshape(-1)[: stream.n]
+        return (low.astype(np.int8).astype(np.int64) & 0xFFFF).astype(np.uint16)
     return stream.dictionary[unpack_indices(stream.index, stream.n, stream.bits)]
 
 
 def expanded_words(stream: CompactStream) -> np.ndarray:
-    """The uint32 words mq_compact_expand writes (last top half 0 when n is odd)."""
-    hw = decode(stream).astype(np.uint32)
-    if hw.size % 2:
-        hw = np.append(hw, np.uint32(0))
+    """The `stream.words` uint32 words the C expander writes (zero halfwords past n)."""
+    hw = np.zeros(2 * stream.words, dtype=np.uint32)
+    hw[: stream.n] = decode(stream)
     return hw[0::2] | (hw[1::2] << np.uint32(16))
 
 
@@ -168,14 +209,19 @@ def _usable(source: str, function: str) -> bool:
 
 
 def _wrapper(fn: str, arr: WeightArray, stream: CompactStream, offset: int) -> str:
-    words = -(-stream.n // 2)
+    if stream.mode == "s8":
+        how = "int8 bytes (SXTB16)"
+        call = f"mq_compact_expand_s8(w, {fn}_wi, {stream.words // 2}u);"
+    else:
+        how = f"{stream.bits}-bit indices into {stream.dictionary.size} halfwords"
+        call = f"mq_compact_expand(w, {fn}_wi, {fn}_wd, {stream.n}u, {stream.bits}u);"
     return (
         f"\n/* {fn}: compact weights. Rebuild the {arr.values.size} x {arr.ctype} weight stream "
-        f"({words} words) from\n * {stream.bits}-bit indices into {stream.dictionary.size} "
-        f"halfwords at scratch + {offset}, then run the kernel on it. */\n"
+        f"({stream.words} words)\n * from {how} at scratch + {offset}, then run the kernel on "
+        "it. */\n"
         f"MQ_NOINLINE void {fn}{SIGNATURE}\n{{\n"
         f"    uint32_t *w = (uint32_t *)(void *)(scratch + {offset});\n"
-        f"    mq_compact_expand(w, {fn}_wi, {fn}_wd, {stream.n}u, {stream.bits}u);\n"
+        f"    {call}\n"
         f"    {fn}_w = (const {arr.ctype} *)(void *)w;\n"
         f"    {fn}_body(in0, in1, out, scratch);\n}}\n"
     )
@@ -183,6 +229,13 @@ def _wrapper(fn: str, arr: WeightArray, stream: CompactStream, offset: int) -> s
 
 def _arrays(fn: str, arr: WeightArray, stream: CompactStream) -> str:
     what = f"{fn}_w ({arr.values.size} x {arr.ctype}) as {stream.n} halfwords"
+    pointer = (
+        f"/* {fn}_w: the expanded stream in scratch, set by {fn} before the kernel runs */\n"
+        f"static const {arr.ctype} *{fn}_w;\n"
+    )
+    if stream.mode == "s8":
+        note = f"{what}: int8 lanes as bytes, halfwords 4q, 4q+2, 4q+1, 4q+3 per word q"
+        return c_array(f"{fn}_wi", "uint8_t", stream.index, note) + pointer
     index = c_array(
         f"{fn}_wi",
         "uint8_t",
@@ -191,10 +244,6 @@ def _arrays(fn: str, arr: WeightArray, stream: CompactStream) -> str:
     )
     dictionary = c_array(
         f"{fn}_wd", "uint16_t", stream.dictionary, f"{what}: the distinct halfwords"
-    )
-    pointer = (
-        f"/* {fn}_w: the expanded stream in scratch, set by {fn} before the kernel runs */\n"
-        f"static const {arr.ctype} *{fn}_w;\n"
     )
     return index + dictionary + pointer
 
@@ -219,7 +268,7 @@ def compact_layer(code: LayerCode) -> LayerCode:
         code,
         source=src,
         support_files=tuple(dict.fromkeys((*code.support_files, HEADER))),
-        scratch_bytes=offset + 4 * (-(-stream.n // 2)),
+        scratch_bytes=offset + 4 * stream.words,
         const_bytes=code.const_bytes - arr.nbytes + stream.flash_bytes,
         weight_bytes=stream.flash_bytes,
     )
