@@ -58,7 +58,7 @@ class CostModel:
     # store and its share of the block loop; per 6-pixel group and reduction step: building the
     # two A words. Fitted with instr_cycles 2.25 on 8 emulated pointwise w2a2 layers (16x16x64
     # -> 64 ... 6x6x8 -> 64; every one within 4 %).
-    out3x2_output_cycles: float = 8.2
+    out3x2_output_cycles: float = 7.7
     out3x2_build_cycles: float = 10.0
     # a reduction longer than the bound, per block and chunk: a core call and adding 24 fields
     # into int32 totals (16x16x128 -> 64, 8x8x256 -> 32, 12x12x200 -> 48: 147-161)
