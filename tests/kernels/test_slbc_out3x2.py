@@ -10,12 +10,15 @@ import pytest
 
 from mcumixq.errors import UnsupportedModelError
 from mcumixq.ir.graph import Graph
-from mcumixq.kernels import slbc_out3x2
+from mcumixq.ir.reference import run_graph_all
+from mcumixq.kernels import slbc_out3x2, slbc_out3x2_asm
 from mcumixq.kernels.geometry import conv_geometry
+from mcumixq.kernels.hosttest import run_layer_on_host
 from mcumixq.kernels.registry import FAMILIES, render_layer
 from mcumixq.numerics import BitPair
 from mcumixq.packing.fields import out3x2_words
-from mcumixq.packing.schemes import out3x2_scheme
+from mcumixq.packing.layout import pack_tensor, tensor_bytes
+from mcumixq.packing.schemes import out3x2_chunks, out3x2_scheme
 
 from .conftest import check_layer, conv_graph
 
@@ -77,10 +80,6 @@ def test_extreme_weights_and_inputs_at_the_bound(w, a) -> None:
     g = with_op(g, weight=weight)
     av = np.where(k % 2, 3, 0) if a == "alt" else np.full(113, a)
     x = np.broadcast_to(av, (2, 4, 113))
-    from mcumixq.ir.reference import run_graph_all
-    from mcumixq.kernels.hosttest import run_layer_on_host
-    from mcumixq.packing.layout import pack_tensor, tensor_bytes
-
     code = slbc_out3x2.render(g, g.ops[-1], "mq_l", "m4")
     want = run_graph_all(g, x)[g.ops[-1].output]
     dst = g.tensors[g.ops[-1].output]
@@ -175,3 +174,26 @@ def test_chunks_follow_the_bound() -> None:
         scheme = slbc_out3x2.layer_scheme(geo)
         assert scheme == out3x2_scheme(2, 2, k)
         assert [c.size for c in slbc_out3x2.chunks(geo, scheme)] == sizes
+
+
+def _asm(text: str) -> list[str]:
+    """The instructions of a generated C string sequence."""
+    return [x for x in text.replace('"', "").split("\\n\\t") if x]
+
+
+def test_generated_asm_schedules() -> None:
+    """The core starts with UMULL and issues 4 LDR + 4 UMLAL a step; the 2-bit register
+    epilogue requantizes 24 outputs with one spill and one reload of 4 words; the build emits a
+    correction word per chunk."""
+    core = _asm(slbc_out3x2_asm.steps_asm(3))
+    assert [x.split()[0] for x in core[:8]] == ["ldr"] * 4 + ["umull"] * 4
+    assert sum(x.startswith("umlal") for x in core) == 8 and len(core) == 24
+    fin = _asm(slbc_out3x2_asm.finish_pair_asm(2, 5, 16))
+    assert sum(x.startswith("smmla") for x in fin) == 24
+    assert fin[1] == "stm r12, {r4, r5, r8, r9}" and fin.count("ldm r12, {r2, r3, r6, r7}") == 1
+    assert [x for x in fin if x.startswith("strb")][-1] == "strb r12, [r8, #80]"
+    tot = _asm(slbc_out3x2_asm.finish_asm(4, 4, 5, 8, totals=True))
+    assert not any(x.startswith(("ubfx", "stm")) for x in tot)
+    build = _asm(slbc_out3x2_asm.build_asm(out3x2_chunks(130, 113), 130, 33, 3 * 0x100401))
+    assert sum(x.startswith("sub r12") for x in build) == 2
+    assert build[-1] == f"str r12, [r1, #{8 * 131}]"  # after 130 steps and the first correction
