@@ -146,7 +146,8 @@ def test_compact_layers_are_bit_exact_on_the_host(pair: str, scheme: str) -> Non
     assert compact.const_bytes - compact.weight_bytes == code.const_bytes - code.weight_bytes
     # the expanded stream sits in scratch after the kernel's own (word aligned)
     own = -(-code.scratch_bytes // 4) * 4
-    assert own + code.weight_bytes <= compact.scratch_bytes <= own + code.weight_bytes + 4
+    table = 4 * 4**4  # the largest run-time pair table (b = 4)
+    assert own + code.weight_bytes <= compact.scratch_bytes <= own + code.weight_bytes + 4 + table
     assert "static const uint32_t *mq_layer_c_w;" in compact.source
     assert "mq_layer_c_body(in0, in1, out, scratch);" in compact.source
 
@@ -170,6 +171,16 @@ def test_layers_the_rewrite_cannot_serve_are_left_alone() -> None:
     assert compact_layer(sized) is sized
     no_array = replace(code, source=code.source.replace("mq_layer_c_w[", "mq_layer_c_v["))
     assert compact_layer(no_array) is no_array
+
+
+def test_the_pair_table_serves_long_streams_of_narrow_indices() -> None:
+    rng = np.random.default_rng(2)
+    dictionary = rng.integers(0, 1 << 16, 16).astype(np.uint16)
+    long = encode(dictionary[rng.integers(0, 16, 2 * 16 * 16)], allow_s8=False)
+    assert long.bits == 4 and long.table_words == (15 << 4) + 16
+    assert encode(long.dictionary[rng.integers(0, 16, 100)]).table_words == 0  # too short
+    wide = encode(rng.integers(0, 1 << 16, 5000).astype(np.uint16) | 0x100)
+    assert wide.bits > 4 and wide.table_words == 0
 
 
 def test_flash_follows_w_bits_on_the_same_layer() -> None:

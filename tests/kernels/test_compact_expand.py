@@ -10,7 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mcumixq.codegen.compact import CompactStream, expanded_words, pack_indices, pack_s8
+from mcumixq.codegen.compact import (
+    CompactStream,
+    encode,
+    expanded_words,
+    pack_indices,
+    pack_s8,
+)
 from mcumixq.kernels.carray import c_array
 from mcumixq.kernels.hosttest import run_layer_on_host
 from mcumixq.kernels.registry import LayerCode
@@ -25,8 +31,9 @@ def _stream(rng: np.random.Generator, bits: int, n: int) -> CompactStream:
     return CompactStream(dictionary=dictionary, index=pack_indices(indices, bits), bits=bits, n=n)
 
 
-def _program(streams: list[CompactStream]) -> tuple[LayerCode, int]:
-    """A layer function that expands every stream into scratch and copies it to `out`."""
+def _program(streams: list[CompactStream], *, pairs: bool = False) -> tuple[LayerCode, int]:
+    """A layer function that expands every stream into scratch and copies it to `out`
+    (`pairs`: through mq_compact_expand_pairs, its table in scratch after the words)."""
     arrays, calls, out_bytes, scratch = [], [], 0, 0
     for i, s in enumerate(streams):
         arrays.append(c_array(f"mq_t_i{i}", "uint8_t", s.index, f"stream {i} indices"))
@@ -36,13 +43,19 @@ def _program(streams: list[CompactStream]) -> tuple[LayerCode, int]:
         call = f"mq_compact_expand(w, mq_t_i{i}, mq_t_d{i}, {s.n}u, {s.bits}u);"
         if s.mode == "s8":
             call = f"mq_compact_expand_s8(w, mq_t_i{i}, {s.words // 2}u);"
+        table = ((s.dictionary.size - 1) << s.bits) + s.dictionary.size if pairs else 0
+        if pairs:
+            call = (
+                f"mq_compact_expand_pairs(w, w + {s.words}, mq_t_i{i}, mq_t_d{i}, {s.n}u, "
+                f"{s.bits}u, {s.dictionary.size}u);"
+            )
         calls.append(
             f"    {call}\n"
             f"    for (uint32_t k = 0; k < {4 * words}u; ++k) {{\n"
             f"        out[{out_bytes}u + k] = scratch[k];\n    }}\n"
         )
         out_bytes += 4 * words
-        scratch = max(scratch, 4 * words)
+        scratch = max(scratch, 4 * (words + table))
     source = (
         '#include "mq_compact.h"\n'
         + "".join(arrays)
@@ -91,6 +104,19 @@ def test_c_s8_expander_equals_the_python_decoder(lengths: tuple[int, ...]) -> No
         assert raw is not None
         streams.append(CompactStream(dictionary=raw[:0], index=raw, bits=8, n=n, mode="s8"))
     code, out_bytes = _program(streams)
+    got = run_layer_on_host(code, b"\0", None, out_bytes)
+    assert got == b"".join(expanded_words(s).astype("<u4").tobytes() for s in streams)
+
+
+@pytest.mark.parametrize("bits", [1, 2, 3, 4])
+def test_c_pair_table_expander_equals_the_python_decoder(bits: int) -> None:
+    rng = np.random.default_rng(100 + bits)
+    streams = [_stream(rng, bits, n) for n in LENGTHS]
+    if bits > 1:  # a dictionary smaller than 2^b: the table holds only the pairs that occur
+        hw = rng.integers(0, 1 << 16, size=(1 << (bits - 1)) + 1).astype(np.uint16)
+        streams.append(encode(hw[rng.integers(0, hw.size, 45)], allow_s8=False))
+        assert streams[-1].bits == bits
+    code, out_bytes = _program(streams, pairs=True)
     got = run_layer_on_host(code, b"\0", None, out_bytes)
     assert got == b"".join(expanded_words(s).astype("<u4").tobytes() for s in streams)
 

@@ -86,6 +86,20 @@ static MQ_COMPACT_INLINE void mq_compact_group(uint32_t *restrict dst, const uin
     dst[3] = h[6] | (h[7] << 16);
 }
 
+/* The last `rest` < 8 halfwords, index by index (top half of the last word 0 if rest is odd). */
+static MQ_COMPACT_INLINE void mq_compact_tail(uint32_t *restrict dst, const uint8_t *idx,
+                                              const uint16_t *dict, uint32_t rest, uint32_t b)
+{
+    for (uint32_t k = 0; k < rest; ++k) {
+        const uint32_t v = dict[mq_compact_index(idx, k * b, b)];
+        if (k % 2u == 0u) {
+            dst[k / 2u] = v; /* top half 0 unless index k + 1 follows */
+        } else {
+            dst[k / 2u] |= v << 16;
+        }
+    }
+}
+
 /* Write the `n` halfwords of the stream as ceil(n / 2) words to `dst` (halfword 2j in bits
  * [15:0] of word j, 2j + 1 in [31:16]; the top half of the last word is 0 when n is odd).
  * `idx`: the bit-packed b-bit indices, padded by the generator; `dict`: the distinct halfwords.
@@ -101,15 +115,40 @@ static MQ_COMPACT_INLINE void mq_compact_expand(uint32_t *restrict dst, const ui
         idx += b; /* 8 indices fill exactly b bytes */
         dst += 4;
     }
-    const uint32_t rest = n % 8u;
-    for (uint32_t k = 0; k < rest; ++k) {
-        const uint32_t v = dict[mq_compact_index(idx, k * b, b)];
-        if (k % 2u == 0u) {
-            dst[k / 2u] = v; /* top half 0 unless index k + 1 follows */
-        } else {
-            dst[k / 2u] |= v << 16;
+    mq_compact_tail(dst, idx, dict, n % 8u, b);
+}
+
+/* mq_compact_expand for b <= 4 through a pair table built at run time in scratch:
+ * table[i | j << b] = dict[i] | dict[j] << 16 for i, j < `entries` (the dictionary size; the
+ * table needs ((entries - 1) << b) + entries words), so one 2b-bit field of the stream is one
+ * output word. A group of 8 indices is one 32-bit load and 4 UBFX/LDR/STR triples (~2 cycles a
+ * halfword instead of ~4.5), for entries^2 table words built once per call; the generator uses
+ * it on streams long enough to repay that. */
+static MQ_COMPACT_INLINE void mq_compact_expand_pairs(uint32_t *restrict dst,
+                                                      uint32_t *restrict table,
+                                                      const uint8_t *restrict idx,
+                                                      const uint16_t *restrict dict, uint32_t n,
+                                                      uint32_t b, uint32_t entries)
+{
+    MQ_ASSERT(b >= 1u && b <= 4u && entries <= (1u << b));
+    const uint32_t pb = 2u * b, pmask = (1u << pb) - 1u;
+    for (uint32_t j = 0; j < entries; ++j) {
+        const uint32_t hi = (uint32_t)dict[j] << 16;
+        uint32_t *restrict row = table + (j << b);
+        for (uint32_t i = 0; i < entries; ++i) {
+            row[i] = dict[i] | hi;
         }
     }
+    for (uint32_t g = n / 8u; g != 0u; --g) {
+        const uint32_t x = mq_load32(idx); /* 8 fields of b bits, 4 pairs of 2b <= 8 bits */
+        dst[0] = table[x & pmask];
+        dst[1] = table[(x >> pb) & pmask];
+        dst[2] = table[(x >> (2u * pb)) & pmask];
+        dst[3] = table[(x >> (3u * pb)) & pmask];
+        idx += b;
+        dst += 4;
+    }
+    mq_compact_tail(dst, idx, dict, n % 8u, b);
 }
 
 /* Bytes 1 and 3 sign-extended into the two int16 lanes: SXTB16 Rd, Rm, ROR #8 (gcc does not
