@@ -23,9 +23,10 @@ from mcumixq.codegen.compact import (
     pack_indices,
     unpack_indices,
 )
+from mcumixq.codegen.deploy import deploy
 from mcumixq.errors import ConfigError
 from mcumixq.ir.graph import Graph
-from mcumixq.ir.random_graph import single_op_graph
+from mcumixq.ir.random_graph import single_op_graph, tiny_cnn
 from mcumixq.ir.reference import run_graph_all
 from mcumixq.kernels.carray import c_array
 from mcumixq.kernels.hosttest import run_layer_on_host
@@ -231,3 +232,20 @@ def test_a_depthwise_layer_deploys_unchanged(tmp_path: Path) -> None:
     compact = bench_case(g, "op", out_dir=tmp_path / "compact", compact_weights=True)
     assert compact.bit_exact and compact.op == "dwconv2d"
     assert (compact.weight_bytes, compact.cycles) == (plain.weight_bytes, plain.cycles)
+
+
+@pytest.mark.slow
+@pytest.mark.toolchain
+@pytest.mark.emulator
+@pytest.mark.parametrize("bits", [2, 4])
+def test_a_whole_model_deploys_bit_exact_with_compact_weights(bits: int, tmp_path: Path) -> None:
+    g = tiny_cnn(np.random.default_rng(bits), w_bits=bits, a_bits=bits)
+    plain = deploy(g, tmp_path / "plain", n_samples=2)
+    compact = deploy(g, tmp_path / "compact", n_samples=2, compact_weights=True)
+    assert compact.bit_exact
+    rows = {row["name"]: row for row in plain.layers}
+    for row in compact.layers:
+        assert row["weight_bytes"] <= rows[row["name"]]["weight_bytes"]
+        assert row["scratch_bytes"] >= rows[row["name"]]["scratch_bytes"]
+    weights = [sum(r["weight_bytes"] for r in d.layers) for d in (plain, compact)]
+    assert weights[1] < weights[0]
