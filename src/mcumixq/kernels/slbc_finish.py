@@ -275,22 +275,25 @@ def blocks_fin_asm(f: Finish, r_imm: int | None) -> str:
     requantize and pack both pixels' 8 channels, store them, advance, loop (`bne 1b`).
 
     Why: the accumulators stay in registers (pairs 0 and 1; pairs 2 and 3 wait in the frame,
-    stored with pw by one STM), so the block pays no store of all 8 and reload pair by pair,
+    stored with pw by one STM; without low totals only pair 3: `_block_nox`), so the block
+    pays no store of all 8 and reload pair by pair,
     and the output pointers live in the frame (o1 = o0 + delta: one LDRD, one STR back).
     Registers: r1 the table, r11/r12 the packed words (8-bit containers: channels 0..3 wait in
     the frame while 4..7 are built), r6/r7 the low fields, BLOCK_REGS a channel's constants
     (a common R in r9 from `r_imm`: uniform shifts, {bias', M} by LDRD, or 3-word scaled rows).
     """
-    bfx = "sbfx" if f.low_signed else "ubfx"
     common_r = not (f.shift is None or f.scaled) or f.rows == 3
+    u = (r_imm or 0) & 0xFFFFFFFF
+    set_r = [f"movw r9, #{u & 0xFFFF}", f"movt r9, #{u >> 16}"] if common_r else []
+    if not f.low:
+        return _c(_block_nox(f, set_r) + _block_store(f.out_sb))
+    bfx = "sbfx" if f.low_signed else "ubfx"
     lines = [
         f"add r0, sp, #{FRAME_PW}",
         "stm r0, {r1, r6, r7, r8, r9}",
         f"ldr r1, [sp, #{FRAME_Q}]",
+        *set_r,
     ]
-    if common_r:
-        u = (r_imm or 0) & 0xFFFFFFFF
-        lines += [f"movw r9, #{u & 0xFFFF}", f"movt r9, #{u >> 16}"]
     for qp in range(4):
         ra, rb = ("r2", "r3") if qp % 2 == 0 else ("r4", "r5")
         if qp >= 2 and qp % 2 == 0:
@@ -317,6 +320,37 @@ def blocks_fin_asm(f: Finish, r_imm: int | None) -> str:
             if pos:
                 lines += [f"orr r11, r11, r6, lsl #{pos}", f"orr r12, r12, r7, lsl #{pos}"]
     return _c(lines + _block_store(f.out_sb))
+
+
+def _block_nox(f: Finish, set_r: list[str]) -> list[str]:
+    """blocks_fin_asm's requantization without low totals: one pixel at a time through one
+    temporary (lr), so pairs 0-2 stay in r2-r7 and only pair 3 waits in the frame (STRD with
+    pw, one LDRD back into r2/r3 once pair 0 is done)."""
+    bfx = "sbfx" if f.low_signed else "ubfx"
+    lines = [
+        f"strd r8, r9, [sp, #{FRAME_SPILL}]",
+        f"str r1, [sp, #{FRAME_PW}]",
+        f"ldr r1, [sp, #{FRAME_Q}]",
+        *set_r,
+    ]
+    for qp, (ra, rb) in enumerate((("r2", "r3"), ("r4", "r5"), ("r6", "r7"), ("r2", "r3"))):
+        if qp == 2 and f.out_sb == 8:  # channels 0..3 are complete
+            lines.append(f"strd r11, r12, [sp, #{FRAME_WORD0}]")
+        if qp == 3:
+            lines.append(f"ldrd r2, r3, [sp, #{FRAME_SPILL}]")
+        for half in range(2):
+            lines.append(_const_load(f, BLOCK_REGS))
+            pos = (2 * qp + half) * f.out_sb % 32
+            for src, y in ((ra, "r11"), (rb, "r12")):
+                if half == 0:  # the low field; the accumulator keeps H * 2^s
+                    lines += [f"{bfx} lr, {src}, #0, #{f.s}", f"sub {src}, {src}, lr"]
+                rq = _requant(f, half, src, "lr", BLOCK_REGS)
+                if pos == 0:  # a word's first channel saturates straight into it
+                    rq[-1] = rq[-1].replace("usat lr,", f"usat {y},", 1)
+                lines += rq
+                if pos:
+                    lines.append(f"orr {y}, {y}, lr, lsl #{pos}")
+    return lines
 
 
 def _block_store(out_sb: int) -> list[str]:
