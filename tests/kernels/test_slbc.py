@@ -488,3 +488,17 @@ def test_w2a8_shift_one_above_centred_at_its_bound(w: int, a: int) -> None:
     assert scheme is not None
     assert (scheme.a_lo, scheme.steps) == ((-127, 8) if w == -2 else (-128, 16))
     run_slbc(g, seed=0, x=np.full((2, 4, 64), a))
+
+
+@pytest.mark.parametrize(
+    ("shape", "cout", "row"), [((4, 6, 16), 16, True), ((4, 6, 16), 12, False)]
+)
+def test_row_of_pixel_pairs_in_one_asm_call(cout, row) -> None:
+    """Straight-line windows whose channels fill whole blocks run a row's pixel pairs in one
+    MQ_SLBC_ASM_BLOCKS call (the C channel tail of cout 12 keeps one call per pair); both
+    bit-exact on the host (the C path walks the same pairs)."""
+    g = conv_graph(cout, (4, 6, 16), cout, w_bits=4, a_bits=4, out_bits=4, kernel=1)
+    source = slbc.render(g, g.ops[-1], "mq_l", "m4").source
+    assert "MQ_SLBC_ASM_BLOCKS(a," in source
+    assert ("pixel pairs in one asm call" in source) == row
+    run_slbc(g, seed=cout)

@@ -451,7 +451,7 @@ def _requant_form(
         common_r=r_imm is not None,
         loop_asm=p.full and fin is not None and g.cout >= 8,
         blocks_entry=blocks_entry_asm(), blocks_top=blocks_top_asm(),
-        blocks_fin=blocks_fin_asm(fin, r_imm) if fin else "", blocks_exit=blocks_exit_asm(),
+        blocks_fin=blocks_fin_asm(fin, r_imm) if fin else "",
     )  # fmt: skip
     return table, note, params
 
@@ -493,6 +493,10 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
     packed = not pl.nox and (pl.full or pl.rows) and xtrs >= 2 and packed_low(g, scheme)
     table, q_note, rq_params = _requant_form(g, pw.bias, scheme, pl, packed)
     nfull, tail = tail_words(g.cin, g.in_sb)
+    blocks = g.cout // 8
+    exit_asm = blocks_exit_asm(
+        2 * g.out_pixel_bytes - blocks * g.out_sb, 2 * g.out_pixel_bytes, 8 * pl.off_words
+    )
     off = int(pack_lanes(np.array([-scheme.a_lo]), np.array([-scheme.a_lo]))[0])
     pad = int(pack_lanes(np.array([g.zi + scheme.a_lo]), np.array([g.zi + scheme.a_lo]))[0])
     params = {
@@ -513,6 +517,11 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         "rows": pl.rows, "seg_body": seg_body(pl, scheme.low_signed, packed) if pl.rows else "",
         "xtr": xtr_name(scheme.low_signed, packed), "packed_low": packed,
         "cout_full": g.cout - g.cout % 8, "cout_tail": g.cout % 8, "off": off, "pad_word": pad,
+        "blocks_exit": exit_asm,
+        # every full pair of a row in one asm call (no channel tail to finish in C per pair)
+        "row_asm": bool(rq_params["loop_asm"]) and g.cout % 8 == 0,
+        "npairs": (g.ow - 1) // 2 if pl.tail_pair else g.ow // 2,
+        "single": not pl.tail_pair and g.ow % 2 == 1,
         "in_sb": g.in_sb, "in_pb": g.in_pixel_bytes,
         "out_sb": g.out_sb, "out_pb": g.out_pixel_bytes, "nfull": nfull, "tail": tail,
         "h": g.h, "w": g.w, "oh": g.oh, "ow": g.ow, "cout": g.cout,

@@ -229,9 +229,12 @@ FRAME_PA, FRAME_ARGS, FRAME_LOW = 0, 4, 8
 FRAME_Q, FRAME_O0, FRAME_DELTA, FRAME_END, FRAME_PW = 40, 44, 48, 52, 56
 FRAME_SPILL = 60  # channel pairs 2 and 3 of both pixels while pairs 0 and 1 are requantized
 FRAME_WORD0 = 76  # 8-bit containers: both pixels' channels 0..3 while 4..7 are built
-FRAME_BYTES = 88
+FRAME_Q0, FRAME_W0, FRAME_ROW_END = 84, 88, 92  # the row's first table row and weights, o0 end
+FRAME_BYTES = 96
 BLOCK_REGS = ("r0", "r8", "r9", "r10")  # {bias', M, R, f | shift} in blocks_asm
 ARGS_Q, ARGS_O0, ARGS_END = 76, 80, 88  # mq_slbc_args offsets (include/mq_slbc.h)
+ARGS_ROW_END = 92
+MAX_ADDW = 4095
 
 
 def _c(lines: list[str]) -> str:
@@ -239,13 +242,15 @@ def _c(lines: list[str]) -> str:
 
 
 def blocks_entry_asm() -> str:
-    """Asm (r0 = args) building the frame: pa, args, q, o0, o1 - o0, o0_end and pw, so the block
-    loop addresses pixel 1's output as o0 + delta and keeps no pointer in args."""
+    """Asm (r0 = args) building the frame: pa, args, q, o0, o1 - o0, o0_end, pw, and the row's
+    q, pw and end of o0, so the block loop addresses pixel 1's output as o0 + delta, keeps no
+    pointer in args, and moves on to the row's next pixel pair without leaving the asm."""
     return _c([
         f"sub sp, sp, #{FRAME_BYTES}", f"str r0, [sp, #{FRAME_ARGS}]",
         f"ldrd r2, r3, [r0, #{ARGS_O0}]", f"ldr r1, [r0, #{ARGS_Q}]",
-        f"ldr r4, [r0, #{ARGS_END}]", "ldm r0, {r0, r5}", "sub r3, r3, r2",
-        f"str r0, [sp, #{FRAME_PA}]", f"add r6, sp, #{FRAME_Q}", "stm r6, {r1, r2, r3, r4, r5}",
+        f"ldr r4, [r0, #{ARGS_END}]", f"ldr r6, [r0, #{ARGS_ROW_END}]", "ldm r0, {r0, r5}",
+        "sub r3, r3, r2", f"str r0, [sp, #{FRAME_PA}]", f"add r7, sp, #{FRAME_Q}",
+        "stm r7, {r1, r2, r3, r4, r5}", f"add r7, sp, #{FRAME_Q0}", "stm r7, {r1, r5, r6}",
     ])  # fmt: skip
 
 
@@ -254,10 +259,28 @@ def blocks_top_asm() -> str:
     return _c([f"ldr r0, [sp, #{FRAME_PA}]", f"ldr r1, [sp, #{FRAME_PW}]"])
 
 
-def blocks_exit_asm() -> str:
-    """Asm after the last block: args->pw past the last block's weights, the frame popped."""
+def _add_imm(reg: str, value: int) -> list[str]:
+    """reg += value (>= 0) in ADDW steps of at most 4095."""
+    lines = []
+    while value > 0:
+        step = min(value, MAX_ADDW)
+        lines.append(f"addw {reg}, {reg}, #{step}")
+        value -= step
+    return lines
+
+
+def blocks_exit_asm(o0_step: int, pair_bytes: int, pa_step: int) -> str:
+    """Asm after a pixel pair's last block (r2 = its advanced o0, r3 = o0_end): the row's next
+    pair (o0 + `o0_step`, o0_end + `pair_bytes`, the window `pa_step` bytes on, the first
+    block's weights and table again) until o0 reaches the row's end; then args->pw past the
+    last block's weights and the frame popped."""
     return _c([
-        f"ldr r1, [sp, #{FRAME_PW}]", f"ldr r0, [sp, #{FRAME_ARGS}]",
+        *_add_imm("r2", o0_step), f"ldr r6, [sp, #{FRAME_ROW_END}]", "cmp r2, r6", "beq 9f",
+        *_add_imm("r3", pair_bytes), f"ldr r0, [sp, #{FRAME_PA}]", *_add_imm("r0", pa_step),
+        f"add r4, sp, #{FRAME_Q0}", "ldm r4, {r4, r5}", f"str r0, [sp, #{FRAME_PA}]",
+        f"str r4, [sp, #{FRAME_Q}]", f"str r2, [sp, #{FRAME_O0}]", f"str r3, [sp, #{FRAME_END}]",
+        f"str r5, [sp, #{FRAME_PW}]", "b 1b",
+        "9:", f"ldr r1, [sp, #{FRAME_PW}]", f"ldr r0, [sp, #{FRAME_ARGS}]",
         f"add sp, sp, #{FRAME_BYTES}", "str r1, [r0, #4]",
     ])  # fmt: skip
 

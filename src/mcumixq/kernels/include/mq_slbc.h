@@ -147,6 +147,7 @@ typedef struct {
     uint8_t *o0;            /* +80 output pixel 0, advanced per channel block */
     uint8_t *o1;            /* +84 output pixel 1 (a scratch pixel when there is none) */
     const uint8_t *o0_end;  /* +88 o0 after the last channel block (ends the block loop) */
+    const uint8_t *row_end; /* +92 MQ_SLBC_ASM_BLOCKS: o0 past the row's last pixel pair */
 } mq_slbc_args;
 
 /* One step: act words of pixels 0 and 1 x 4 weight words (channel pairs 0..3) = 8 SMLAD,
@@ -476,8 +477,8 @@ typedef struct {
  * (window, weights, table, o0, o1 - o0, o0's end) from args, TOP reloads the window and the
  * block's weights, BODY is the straight-line core (its extractions keep the low totals in the
  * frame, MQ_SLBC_XTRS*), FIN requantizes the 8 channels of both pixels from the accumulators
- * still in registers, stores them and loops (`bne 1b`), EXIT leaves args->pw past the last
- * block's weights. */
+ * still in registers, stores them and loops (`bne 1b`), EXIT moves on to the row's next pixel
+ * pair until o0 reaches args->row_end, then leaves args->pw past the last block's weights. */
 #define MQ_SLBC_ASM_BLOCKS(args, ENTRY, TOP, BODY, FIN, EXIT, S, OFF, JUMP_BYTES)               \
     do {                                                                                         \
         register mq_slbc_args *r0_args __asm__("r0") = (args);                                   \
