@@ -25,7 +25,8 @@ from mcumixq.codegen.compact import (
     unpack_indices,
 )
 from mcumixq.codegen.deploy import deploy
-from mcumixq.errors import ConfigError
+from mcumixq.codegen.project import render_project
+from mcumixq.errors import BudgetError, ConfigError
 from mcumixq.ir.graph import Graph
 from mcumixq.ir.random_graph import single_op_graph, tiny_cnn
 from mcumixq.ir.reference import run_graph_all
@@ -252,3 +253,13 @@ def test_a_whole_model_deploys_bit_exact_with_compact_weights(bits: int, tmp_pat
         assert row["scratch_bytes"] >= rows[row["name"]]["scratch_bytes"]
     weights = [sum(r["weight_bytes"] for r in d.layers) for d in (plain, compact)]
     assert weights[1] < weights[0]
+
+
+def test_sram_overflow_from_the_expanded_weights_names_the_flag() -> None:
+    """128 KB of SRAM: the plain layer fits, its 147 KB expanded int8 stream does not."""
+    g = _graph("8/8", shape=(4, 4, 128), cout=128)
+    x = np.zeros((1, 4, 4, 128), dtype=np.uint8)
+    y = np.zeros((1, 4, 4, 128), dtype=np.uint8)
+    render_project(g, board="nucleo-f446re", samples=x, expected=y)
+    with pytest.raises(BudgetError, match="without --compact-weights"):
+        render_project(g, board="nucleo-f446re", samples=x, expected=y, compact_weights=True)

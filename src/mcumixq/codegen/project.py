@@ -209,7 +209,8 @@ def check_flash(codes: Mapping[str, LayerCode], board: Board, *, sample_bytes: i
     raise BudgetError(
         f"model constants need {need} B of flash but board {board.name} has "
         f"{board.flash_bytes} B (largest: {largest}; self-test samples {sample_bytes} B); "
-        "use fewer weight bits, fewer samples or a board with more flash"
+        "use fewer weight bits, compact weights (--compact-weights), fewer samples or a board "
+        "with more flash"
     )
 
 
@@ -249,7 +250,15 @@ def render_project(
         function_names=function_names,
         compact_weights=compact_weights,
     )
-    plan, need = plan_project_memory(graph, codes, target)
+    try:
+        plan, need = plan_project_memory(graph, codes, target)
+    except BudgetError as err:
+        if not compact_weights:
+            raise
+        raise BudgetError(
+            f"{err}, or deploy without --compact-weights (it expands each layer's weights "
+            "into its SRAM scratch)"
+        ) from err
     n = int(samples.shape[0])
     check_flash(codes, target, sample_bytes=n * (input_stride(graph) + output_stride(graph)))
     infos = layer_infos(graph, codes)
