@@ -44,3 +44,6 @@ def test_bench_kernels_with_compact_weights(tmp_path: Path) -> None:
     assert compact["bit_exact"] and compact["kernel"] == plain["kernel"]
     assert compact["weight_bytes"] * 3 < plain["weight_bytes"]
     assert compact["cycles"] > plain["cycles"]  # the expansion is measured with the layer
+    assert compact["compact_weights"] and not plain["compact_weights"]
+    assert "--compact-weights" in (tmp_path / "compact" / "kernels.md").read_text()
+    assert "--compact-weights" not in (tmp_path / "plain" / "kernels.md").read_text()

@@ -79,6 +79,7 @@ class CaseResult:
     elf: str
     error: str = ""  # why the case could not be built or run ('' when it ran)
     weight_bytes: int = 0  # flash of the layer's packed weight stream (issue 6: vs w_bits)
+    compact_weights: bool = False  # weights stored compact, expanded per call (codegen/compact)
 
     def to_json(self) -> dict[str, Any]:
         """Plain dict for kernels.json."""
@@ -177,6 +178,7 @@ def bench_case(
         first_mismatch=run.first_mismatch,
         elf=str(out / fw.selftest_elf),
         weight_bytes=layer.weight_bytes,
+        compact_weights=compact_weights,
     )
 
 
@@ -301,6 +303,12 @@ def kernels_markdown(results: list[CaseResult]) -> str:
     """kernels.md: a MAC/cycle grid per shape, then every case with its kernel."""
     shapes = list(dict.fromkeys(r.case.split("-")[0] for r in results))
     parts = ["# Kernel benchmark (emulated Cortex-M4, TRM cycle model)", ""]
+    if any(r.compact_weights for r in results):
+        parts += [
+            "Weights stored compact (`--compact-weights`): the weight flash is the compact "
+            "stream, the cycles include its expansion into scratch at each call.",
+            "",
+        ]
     for shape in shapes:
         desc = next(r.shape for r in results if r.case.startswith(f"{shape}-"))
         parts += [f"## {shape}: {desc}", "", "MAC/cycle:", "", "```", mac_grid(results, shape)]
