@@ -229,8 +229,8 @@ def _wrapper(fn: str, arr: WeightArray, stream: CompactStream, offset: int) -> s
     elif stream.table_words:
         table = offset + 4 * stream.words
         how = (
-            f"{stream.bits}-bit indices into {stream.dictionary.size} halfwords\n * through a "
-            f"pair table at scratch + {table}"
+            f"{stream.bits}-bit indices into {stream.dictionary.size} halfwords (through a "
+            f"pair table at scratch + {table})"
         )
         call = (
             f"mq_compact_expand_pairs(w, (uint32_t *)(void *)(scratch + {table}), {fn}_wi, "
@@ -242,8 +242,8 @@ def _wrapper(fn: str, arr: WeightArray, stream: CompactStream, offset: int) -> s
         call = f"mq_compact_expand(w, {fn}_wi, {fn}_wd, {stream.n}u, {stream.bits}u);"
     return (
         f"\n/* {fn}: compact weights. Rebuild the {arr.values.size} x {arr.ctype} weight stream "
-        f"({stream.words} words)\n * from {how} at scratch + {offset}, then run the kernel on "
-        "it. */\n"
+        f"at scratch + {offset}\n * ({stream.words} words) from {how},\n * then run the "
+        "kernel on it. */\n"
         f"MQ_NOINLINE void {fn}{SIGNATURE}\n{{\n"
         f"    uint32_t *w = (uint32_t *)(void *)(scratch + {offset});\n"
         f"    {call}\n"
