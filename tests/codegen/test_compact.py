@@ -230,6 +230,15 @@ def test_compact_layers_are_bit_exact_in_the_emulator(
 
 @pytest.mark.toolchain
 @pytest.mark.emulator
+def test_a_scalar_layer_builds_with_every_header_it_needs(tmp_path: Path) -> None:
+    """The project copies only listed support files: mq_compact.h brings mq_m4.h along."""
+    g = _graph("2/4")
+    r = bench_case(g, "op", out_dir=tmp_path / "c", isa="scalar", compact_weights=True)
+    assert r.bit_exact and r.kernel.endswith("__scalar") and r.weight_bytes < 9 * 16 * 12 // 2
+
+
+@pytest.mark.toolchain
+@pytest.mark.emulator
 def test_a_depthwise_layer_deploys_unchanged(tmp_path: Path) -> None:
     g = _graph("4/4", shape=(6, 6, 16), cout=16, depthwise=True)
     plain = bench_case(g, "op", out_dir=tmp_path / "plain")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -33,6 +34,7 @@ from mcumixq.kernels.carray import c_array
 from mcumixq.kernels.registry import LayerCode
 
 HEADER = "include/mq_compact.h"
+SUPPORT = ("include/mq_types.h", "include/mq_m4.h", HEADER)  # mq_compact.h and what it includes
 PAIR_TABLE_MAX_BITS = 4  # 2b-bit pair fields: 4 per 32-bit load, a table of <= 4^b words
 PAIR_TABLE_MIN_RATIO = 2  # halfwords per table word for the table to repay its build
 MAX_BITS = 16  # an index never needs more bits than the halfword it stands for
@@ -286,13 +288,14 @@ def compact_layer(code: LayerCode) -> LayerCode:
     src = code.source
     src = src[: arr.start] + _arrays(fn, arr, stream) + src[arr.end :]
     src = re.sub(rf"\b{re.escape(fn)}\b(?=\s*\()", f"{fn}_body", src)
-    first_include = re.search(r"^#include", src, re.M).start()  # type: ignore[union-attr]
-    src = src[:first_include] + f'#include "{HEADER[len("include/") :]}"\n' + src[first_include:]
+    first = re.search(r"^#include", src, re.M)
+    at = first.start() if first else 0
+    src = src[:at] + f'#include "{Path(HEADER).name}"\n' + src[at:]
     src += _wrapper(fn, arr, stream, offset)
     return replace(
         code,
         source=src,
-        support_files=tuple(dict.fromkeys((*code.support_files, HEADER))),
+        support_files=tuple(dict.fromkeys((*code.support_files, *SUPPORT))),
         scratch_bytes=offset + 4 * (stream.words + stream.table_words),
         const_bytes=code.const_bytes - arr.nbytes + stream.flash_bytes,
         weight_bytes=stream.flash_bytes,
