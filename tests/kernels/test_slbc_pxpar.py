@@ -241,3 +241,27 @@ def test_packed_low_totals_in_the_emulator(tmp_path) -> None:
     a_max = max(abs(scheme.a_lo), 3 + scheme.a_lo)
     assert not slbc_pxpar.packed_low(geo, scheme) and w * a_max >= 1 << 15  # negative control
     assert "XTRP" not in slbc_pxpar.render(wide, wide.ops[-1], "mq_l", "m4").source
+
+
+@pytest.mark.emulator
+@pytest.mark.parametrize("out_bits", [2, 4, 8])
+@pytest.mark.parametrize("form", ["uniform", "scaled", "asr"])
+def test_register_block_epilogue_in_the_emulator(out_bits: int, form: str, tmp_path) -> None:
+    """A window within the layer's bound (1x1 over 64 channels: no low totals) runs the block
+    loop with the channels kept in registers (MQ_SLBC_ASM_BLOCKS, slbc_pxpar.blocks_fin_asm)
+    for every container and requantization form; a partial last quad and the channel tail
+    (cout 10) take the C path in the same run."""
+    from mcumixq.codegen.bench import bench_case
+
+    g = conv_graph(2, (2, 7, 64), 10, w_bits=8, a_bits=2, out_bits=out_bits, kernel=1)
+    g = _shifts(g, form == "uniform", 50 if form == "asr" else None)
+    geo = conv_geometry(g, g.ops[-1])
+    scheme = slbc.layer_scheme(geo, family="pxpar", force=True)
+    assert scheme is not None and scheme.steps >= geo.k // 2  # no extraction
+    source = slbc_pxpar.render(g, g.ops[-1], "mq_l", "m4").source
+    assert "MQ_SLBC_ASM_BLOCKS(a," in source and "MQ_SLBC_ASM_FULL_LOOP(a," not in source
+    assert ("asr lr, lr, r11" in source) == (form == "asr")
+    assert ("mla lr, r2, r11, r8" in source) == (form == "scaled")
+    run_pxpar(g, out_bits)
+    r = bench_case(g, "op", out_dir=tmp_path / "case", prefer="slbc_px")
+    assert r.bit_exact, f"{r.kernel}: {r.first_mismatch}"

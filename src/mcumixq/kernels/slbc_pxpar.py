@@ -23,6 +23,7 @@ import numpy as np
 from mcumixq.errors import ConfigError, UnsupportedModelError
 from mcumixq.ir.graph import Graph, Op
 from mcumixq.kernels import slbc
+from mcumixq.kernels import slbc_finish as sf
 from mcumixq.kernels.carray import c_array
 from mcumixq.kernels.geometry import ConvGeometry, conv_geometry
 from mcumixq.kernels.names import kernel_name
@@ -290,6 +291,72 @@ def _scaled(
     return lines
 
 
+def _px_requant(f: Finish, field: int, src: str, dst: str) -> list[str]:
+    """One output of blocks_fin_asm: the field (dst: the even pixel's low field; src: the
+    accumulator holding the odd pixel's H * 2^s) to its clamp, constants in r8-r11."""
+    if f.scaled is not None:
+        return [
+            f"mla {dst}, {dst if field == 0 else src}, r11, r8",
+            f"smmla {dst}, {dst}, r9, r10",
+            f"usat {dst}, #{f.out_bits}, {dst}, asr #{f.scaled[field]}",
+        ]
+    if field == 0:
+        op2 = f"{dst}, lsl #{f.k}" if f.k else dst
+    elif f.s > f.k:
+        op2 = f"{src}, asr #{f.s - f.k}"
+    else:
+        op2 = f"{src}, lsl #{f.k - f.s}" if f.k > f.s else src
+    lines = [f"add {dst}, r8, {op2}", f"smmla {dst}, {dst}, r9, r10"]
+    if f.shift is None:
+        return [*lines, f"asr {dst}, {dst}, r11", f"usat {dst}, #{f.out_bits}, {dst}"]
+    return [*lines, f"usat {dst}, #{f.out_bits}, {dst}, asr #{f.shift}"]
+
+
+def blocks_fin_asm(f: Finish, r_imm: int | None, out_pb: int) -> str:
+    """The MQ_SLBC_ASM_BLOCKS epilogue of a 4-channel block of 4 pixels without low totals
+    (frame: kernels/slbc_finish.FRAME_*): channels 0 and 1 stay in r2-r5, channels 2 and 3 wait
+    in the frame (one STM with pw), each output goes through lr into the pixels' words r0, r6,
+    r7, r12, which are stored out_pb bytes apart; the loop ends at o0_end (`bne 1b`)."""
+    bfx = "sbfx" if f.low_signed else "ubfx"
+    lines = [f"add r0, sp, #{sf.FRAME_PW}", "stm r0, {r1, r6, r7, r8, r9}",
+             f"ldr r1, [sp, #{sf.FRAME_Q}]"]  # fmt: skip
+    if f.shift is not None and f.scaled is None:  # the uniform R
+        u = (r_imm or 0) & 0xFFFFFFFF
+        lines += [f"movw r10, #{u & 0xFFFF}", f"movt r10, #{u >> 16}"]
+    ys = (("r0", "r7"), ("r6", "r12"))  # [field: even, odd pixel][pair]
+    for c in range(4):
+        if c == 2:
+            lines += [f"ldrd r2, r3, [sp, #{sf.FRAME_SPILL}]",
+                      f"ldrd r4, r5, [sp, #{sf.FRAME_SPILL + 8}]"]  # fmt: skip
+        accs = ("r2", "r3") if c % 2 == 0 else ("r4", "r5")
+        for field in range(2):
+            if f.scaled is not None:
+                lines.append(
+                    "ldm r1!, {r8, r9, r10, r11}" if field == 0 else "ldrd r8, r10, [r1], #16"
+                )
+            elif field == 0:
+                lines.append(
+                    "ldm r1, {r8, r9, r10, r11}" if f.shift is None else "ldrd r8, r9, [r1]"
+                )
+            else:
+                lines += ["ldr r8, [r1, #16]", "add r1, r1, #32"]
+            for acc, y in zip(accs, ys[field], strict=True):
+                if field == 0:
+                    lines += [f"{bfx} lr, {acc}, #0, #{f.s}", f"sub {acc}, {acc}, lr"]
+                rq = _px_requant(f, field, acc, "lr")
+                if c == 0:  # channel 0 saturates straight into the word
+                    rq[-1] = rq[-1].replace("usat lr,", f"usat {y},", 1)
+                    lines += rq
+                else:
+                    lines += [*rq, f"orr {y}, {y}, lr, lsl #{c * f.out_sb}"]
+    op = {8: "str", 4: "strh", 2: "strb"}[f.out_sb]
+    lines += [f"str r1, [sp, #{sf.FRAME_Q}]", f"ldr r2, [sp, #{sf.FRAME_O0}]"]
+    lines += [f"{op} {y}, [r2, #{k * out_pb}]" for k, y in enumerate(("r0", "r6", "r7", "r12"))]
+    lines += [f"add r2, r2, #{4 * f.out_sb // 8}", f"str r2, [sp, #{sf.FRAME_O0}]",
+              f"ldr r3, [sp, #{sf.FRAME_END}]", "cmp r2, r3", "bne 1b"]  # fmt: skip
+    return "".join(f'"{x}\\n\\t"' for x in lines)
+
+
 def store_asm(out_sb: int, out_pb: int) -> str:
     """Asm storing the 4 packed words (r2, r3, r12, lr: pixels 0..3, consecutive in memory,
     out_pb bytes apart) at args->o0 (+80) and advancing it by one channel block."""
@@ -391,6 +458,16 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
         )
         if fin else "",
         "store_asm": store_asm(g.out_sb, g.out_pixel_bytes),
+        # no low totals: the block loop keeps channels in registers (MQ_SLBC_ASM_BLOCKS)
+        "px_blocks": bool(fin and not fin.low),
+        "blocks_entry": sf.blocks_entry_asm(), "blocks_top": sf.blocks_top_asm(),
+        "blocks_fin": blocks_fin_asm(
+            fin, int(table[2]) if fin.shift is not None else None, g.out_pixel_bytes
+        ) if fin and not fin.low else "",
+        "blocks_exit": sf.blocks_exit_asm(
+            4 * g.out_pixel_bytes - g.cout // 4 * g.out_sb // 2, 4 * g.out_pixel_bytes,
+            8 * pl.off_words,
+        ),
         "fin_r": int(table[2]) if fin and fin.shift is not None else 0,
         "scaled": fin.scaled if fin else None,
     }  # fmt: skip
