@@ -4,6 +4,7 @@ is not, and extreme weights fall back to the scheme's worst case."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import numpy as np
 import pytest
@@ -129,3 +130,30 @@ def test_edge_inputs_stay_bit_exact(w_bits, a_bits, cin, top) -> None:
     c = int(np.argmax(hi_r.sum(1) if top else -lo_r.sum(1)))
     x = np.broadcast_to(_edge_input(geo, 2 * c, top), (2, 4, cin))
     run_slbc(g, seed=0, x=np.ascontiguousarray(x))
+
+
+@pytest.mark.parametrize(("w_bits", "a_bits"), [(2, 8), (5, 4), (4, 6)])
+def test_greedy_cuts_make_the_fewest_exact_blocks(w_bits, a_bits) -> None:
+    """Every block between the cuts fits the window, no block could take one more step, there
+    are no more blocks than the uniform schedule has, and the straight-line body extracts
+    exactly at the cuts (bit-exact on the host)."""
+    from mcumixq.kernels.slbc_bounds import greedy_cuts
+
+    g = conv1x1(w_bits + a_bits, 64, 8, w_bits, a_bits)
+    geo, scheme = _geo(g)
+    lo, hi = step_ranges(geo, scheme)
+    total = lo.shape[1]
+    win = window(scheme.spacing, scheme.low_signed)
+    cuts = greedy_cuts(geo, scheme)
+    bounds = [0, *cuts, total]
+    for a, b in itertools.pairwise(bounds):
+        assert runs_fit(lo[:, a:b], hi[:, a:b], b - a, win)
+        if b < total:
+            assert not runs_fit(lo[:, a : b + 1], hi[:, a : b + 1], b + 1 - a, win)
+    assert len(cuts) <= (total - 1) // scheme.steps
+    p = slbc.plan(geo, scheme)
+    assert p.full and p.cuts == cuts and p.extractions == len(cuts)
+    body = slbc.full_body(p, scheme.low_signed).split()
+    marks = [body[:i].count("MQ_SLBC_STEP") + 1 for i, x in enumerate(body) if "XTR" in x]
+    assert tuple(marks) == cuts
+    run_slbc(g, seed=1)

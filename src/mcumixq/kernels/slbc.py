@@ -38,7 +38,7 @@ from mcumixq.kernels.geometry import ConvGeometry, conv_geometry
 from mcumixq.kernels.names import kernel_name
 from mcumixq.kernels.registry import LayerCode, header_comment, template_env
 from mcumixq.kernels.requant import fast_requant
-from mcumixq.kernels.slbc_bounds import with_weight_steps
+from mcumixq.kernels.slbc_bounds import greedy_cuts, with_weight_steps
 from mcumixq.kernels.slbc_finish import (
     Finish,
     RqTable,
@@ -251,6 +251,14 @@ class Plan:
     full: bool  # a short window: the asm is straight-line code (full_body)
     rows: bool  # blocks tile each segment: the asm unrolls one window row (seg_body)
     tail_pair: bool  # odd width: the last pixels of two rows are paired via a tail buffer
+    cuts: tuple[int, ...] = ()  # full: extraction points (slbc_bounds.greedy_cuts), else uniform
+
+    @property
+    def extractions(self) -> int:
+        """Low-field extractions inside the core per window (the last one is the epilogue's)."""
+        if self.nox:
+            return 0
+        return len(self.cuts) if self.cuts else (self.kh * self.seg - 1) // self.blk_words
 
     @property
     def slots(self) -> int:
@@ -297,6 +305,7 @@ def plan(g: ConvGeometry, scheme: Scheme) -> Plan:
         full=full,
         rows=rows_blk > 0,
         tail_pair=tail_pair,
+        cuts=greedy_cuts(g, scheme) if full and not nox else (),
     )
 
 
@@ -362,19 +371,23 @@ def _dots(g: ConvGeometry, p: Plan) -> list[Dot]:
 def full_body(p: Plan, low_signed: bool, packed: bool = False, stack: bool = False) -> str:
     """The straight-line window of MQ_SLBC_ASM_FULL: kh segments of seg steps with a row jump
     between segments and a low-field extraction after every blk_words steps except the last
-    (counted across segments, as mq_slbc_core_c does; the caller extracts at the end). The
+    (counted across segments, as mq_slbc_core_c does; the caller extracts at the end), or at
+    the plan's `cuts` (fewer blocks, each exact for the layer's weights). The
     first step starts the accumulators (SMUAD) and the first extraction starts low[], so
     neither needs zeroing. `stack`: the totals live in the block loop's frame."""
     total = p.kh * p.seg
     xtr = xtr_name(low_signed, packed, stack)
     xtr0 = xtr.replace("_SBFX", "0_SBFX").replace("_UBFX", "0_UBFX")
+    cuts = getattr(p, "cuts", ()) or range(p.blk_words, total, p.blk_words)
+    at = set() if p.nox else set(cuts)
+    first = min(at, default=0)
     parts: list[str] = []
     for i in range(1, total + 1):
         parts.append("MQ_SLBC_STEP0" if i == 1 else "MQ_SLBC_STEP")
         if i < total and i % p.seg == 0:
             parts.append("MQ_SLBC_JUMP")
-        if i < total and not p.nox and i % p.blk_words == 0:
-            parts.append(xtr0 if i == p.blk_words else xtr)
+        if i < total and i in at:
+            parts.append(xtr0 if i == first else xtr)
     return " ".join(parts)
 
 
@@ -489,7 +502,7 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
     kernel = _kernel(g, scheme)
     pl = plan(g, scheme)
     # packing pays from the second extraction on (decoding costs the epilogue 2 per pair)
-    xtrs = (g.kh * pl.seg - 1) // pl.blk_words
+    xtrs = pl.extractions
     packed = not pl.nox and (pl.full or pl.rows) and xtrs >= 2 and packed_low(g, scheme)
     table, q_note, rq_params = _requant_form(g, pw.bias, scheme, pl, packed)
     nfull, tail = tail_words(g.cin, g.in_sb)

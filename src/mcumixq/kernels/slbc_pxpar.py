@@ -28,6 +28,7 @@ from mcumixq.kernels.carray import c_array
 from mcumixq.kernels.geometry import ConvGeometry, conv_geometry
 from mcumixq.kernels.names import kernel_name
 from mcumixq.kernels.registry import LayerCode, header_comment, template_env
+from mcumixq.kernels.slbc_bounds import greedy_cuts
 from mcumixq.kernels.slbc_finish import scaled_table
 from mcumixq.packing.fields import pack_lanes
 from mcumixq.packing.layout import pack_tensor
@@ -56,6 +57,14 @@ class Plan:
     kh: int  # window rows (segments)
     full: bool  # a short window: the core is straight-line asm (full_body)
     rows: bool  # blocks tile each segment: the asm unrolls one window row (slbc.seg_body)
+    cuts: tuple[int, ...] = ()  # full: extraction points (slbc_bounds.greedy_cuts), else uniform
+
+    @property
+    def extractions(self) -> int:
+        """Low-field extractions inside the core per window (the last one is the epilogue's)."""
+        if self.nox:
+            return 0
+        return len(self.cuts) if self.cuts else (self.kh * self.seg - 1) // self.blk_words
 
 
 def plan(g: ConvGeometry, scheme: Scheme) -> Plan:
@@ -90,6 +99,7 @@ def plan(g: ConvGeometry, scheme: Scheme) -> Plan:
         kh=g.kh,
         full=full,
         rows=rows_blk > 0,
+        cuts=greedy_cuts(g, scheme) if full and not nox else (),
     )
 
 
@@ -392,7 +402,7 @@ def render(graph: Graph, op: Op, function: str, isa: str) -> LayerCode:
     table, fast = rq.table, rq.fast
     fin = finish_plan(g, rq, scheme, pl)
     # as in chpar: packing pays from the second extraction on (decoding costs 2 per channel)
-    xtrs = (g.kh * pl.seg - 1) // pl.blk_words if pl.blk_words else 0
+    xtrs = pl.extractions
     packed = not pl.nox and (pl.full or pl.rows) and xtrs >= 2 and packed_low(g, scheme)
     fin = dataclasses.replace(fin, packed_low=packed) if fin else None
     if fin is not None and fin.shift is None:

@@ -68,12 +68,10 @@ def _unpack(g: ConvGeometry, calls: int, inside: int, cols: int, wpt: int, prefi
     }
 
 
-def _core(
-    calls: int, total: int, blk: int, nox: bool, unroll: int, kh: int, variant: str
-) -> Counts:
+def _core(calls: int, total: int, xtr: int, unroll: int, kh: int, variant: str) -> Counts:
     """The asm core over `calls` windows of `total` steps: steps, low-field extractions inside
-    the core (every blk steps but the last), loop iterations and row ends of its variant."""
-    xtr = 0 if nox else (total - 1) // max(blk, 1)
+    the core (the plan's `extractions` per window), loop iterations and row ends of its
+    variant."""
     looped = variant in ("loop", "nox")
     return {
         "steps": float(calls * total),
@@ -163,7 +161,7 @@ def _chpar(graph: Graph, op: Op) -> Counts:
         singles += g.oh % 2
     blocks = [8] * (g.cout // 8) + ([g.cout % 8] if g.cout % 8 else [])
     ncalls = (pairs + tails) * len(blocks)
-    feats |= _core(ncalls, g.kh * p.seg, p.blk_words, p.nox, p.unroll, g.kh, _variant(p))
+    feats |= _core(ncalls, g.kh * p.seg, p.extractions, p.unroll, g.kh, _variant(p))
     outs = 2 * (pairs + tails) * g.cout
     feats |= _epilogue(_chpar_form(g, scheme, p), pairs + tails, blocks, 8, 2)
     feats[f"out{g.out_sb}"] = float(outs)
@@ -197,7 +195,7 @@ def _pxpar(graph: Graph, op: Op) -> Counts:
     quads = g.oh * -(-g.ow // 4)
     blocks = [4] * (g.cout // 4) + ([g.cout % 4] if g.cout % 4 else [])
     ncalls = quads * len(blocks)
-    feats |= _core(ncalls, g.kh * p.seg, p.blk_words, p.nox, p.unroll, g.kh, _variant(p))
+    feats |= _core(ncalls, g.kh * p.seg, p.extractions, p.unroll, g.kh, _variant(p))
     outs = 4 * quads * g.cout
     feats |= _epilogue(_pxpar_form(g, scheme, p), quads, blocks, 4, 4)
     feats[f"out{g.out_sb}"] = float(outs)
