@@ -13,10 +13,13 @@ Structure (template `conv2d/conv2d__m4_slbc.c.in`, core in `include/mq_slbc.h`):
   neighbour's starts one stride later, so the asm core addresses both pixels of a pair
   through one pointer (an immediate offset);
 - the core runs 2 pixels x 8 channels (8 accumulators, 6 grouped loads + 8 SMLAD per step),
-  extracting the low fields every n steps (counted across segments); windows of up to
-  FULL_MAX_STEPS(_NO_TAIL) steps are straight-line code (first step SMUAD, first extraction
-  stores), and their channel blocks loop in asm together with the epilogue; where every low
-  total fits int16 the totals of both pixels share a word (`packed_low`);
+  extracting the low fields every n steps (counted across segments; n is proven over the
+  layer's own weights, kernels/slbc_bounds.py, and straight-line windows cut at the fewest
+  exact blocks); windows of up to FULL_MAX_STEPS(_NO_TAIL) steps are straight-line code
+  (first step SMUAD, first extraction stores), and their channel blocks (and a row's pixel
+  pairs) loop in asm together with the epilogue, the accumulators kept in registers
+  (slbc_finish.blocks_*_asm); where every low total fits int16 the totals of both pixels
+  share a word (`packed_low`);
 - one SMMLA per output requantizes (bias, zero-point and shift corrections folded offline),
   in asm where the clamp is USAT's range (kernels/slbc_finish.py), and the result is packed
   straight into the next layer's container.

@@ -8,7 +8,12 @@ the layer; gcc's code for the C `_finish` costs ~12 cycles per output, this ~7-8
 - the scaled form (`scaled_table`): every channel's shift is raised to one S by a per-channel
   factor 2^(S - s_c) that MLA applies together with the bias, so USAT's immediate shift serves
   every channel; high fields enter unshifted (their 2^spacing scale joins the factor and the
-  final shift), which saves the ASR that isolates them.
+  final shift), which saves the ASR that isolates them; with `common`, low fields take the
+  same scale, so one R and one shift serve all and a row is {bias', M, f} (LDM of 3).
+`finish_asm` runs after a C-called core (accumulators in args); `blocks_*_asm` build the
+MQ_SLBC_ASM_BLOCKS loop of straight-line windows, whose epilogue takes the accumulators from
+registers and whose frame holds the loop's pointers (FRAME_*), over all channel blocks of a
+row's pixel pairs.
 """
 
 from __future__ import annotations
