@@ -382,11 +382,13 @@ def _block_nox(f: Finish, set_r: list[str]) -> list[str]:
 
 
 def _block_store(out_sb: int) -> list[str]:
-    """Store the block's packed words at o0 and o0 + delta, advance o0, loop until o0_end."""
-    lines = [f"str r1, [sp, #{FRAME_Q}]", f"ldrd r2, r3, [sp, #{FRAME_O0}]"]
+    """Store the block's packed words at o0 and o0 + delta, advance o0, loop until o0_end (the
+    table pointer's store pipelines behind the output stores)."""
+    lines = [f"ldrd r2, r3, [sp, #{FRAME_O0}]"]
     if out_sb == 8:
         lines += [f"ldrd r4, r5, [sp, #{FRAME_WORD0}]", "str r5, [r2, r3]", "str r4, [r2], #4"]
     st, step = ("strh", 2) if out_sb == 2 else ("str", 4)
     lines += [f"{st} r12, [r2, r3]", f"{st} r11, [r2], #{step}"]
-    end = [f"str r2, [sp, #{FRAME_O0}]", f"ldr r3, [sp, #{FRAME_END}]", "cmp r2, r3", "bne 1b"]
+    end = [f"str r1, [sp, #{FRAME_Q}]", f"str r2, [sp, #{FRAME_O0}]",
+           f"ldr r3, [sp, #{FRAME_END}]", "cmp r2, r3", "bne 1b"]  # fmt: skip
     return [*lines, *end]
