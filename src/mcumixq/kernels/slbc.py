@@ -113,7 +113,7 @@ def layer_scheme(g: ConvGeometry, *, family: str = "chpar", force: bool = False)
     try:
         scheme = choose_scheme(
             "conv2d", g.k, g.cin, g.cout, g.w_bits, g.in_bits,
-            pixels=g.oh * g.ow, row_width=g.ow, families=families, cost=_cost_model(g),
+            pixels=g.oh * g.ow, row_width=g.ow, families=families, cost=chooser_cost(g),
         )  # fmt: skip
     except ConfigError:
         return None
@@ -142,7 +142,7 @@ def tuned_shift(g: ConvGeometry, scheme: Scheme) -> Scheme:
     return best
 
 
-def _cost_model(g: ConvGeometry) -> CostModel | None:
+def chooser_cost(g: ConvGeometry) -> CostModel | None:
     """Charge smlad2 for its general int64 requantization where this family keeps the
     one-SMMLA form (pre-shifted accumulator, `requant_table`) and smlad2's fast form does not
     apply; otherwise the default model."""

@@ -31,7 +31,7 @@ from mcumixq.kernels.carray import c_array
 from mcumixq.kernels.geometry import ConvGeometry, conv_geometry
 from mcumixq.kernels.names import kernel_name
 from mcumixq.kernels.registry import LayerCode, header_comment, template_env
-from mcumixq.kernels.slbc import _cost_model
+from mcumixq.kernels.slbc import chooser_cost
 from mcumixq.kernels.slbc_finish import ScaledRq, requant_table, scaled_table
 from mcumixq.kernels.slbc_out3x2_asm import build_asm, finish_asm, finish_pair_asm, steps_asm
 from mcumixq.numerics import fits_int32
@@ -139,7 +139,7 @@ def supports(graph: Graph, op: Op, isa: str) -> int | None:
         return None
     best = choose_scheme(
         "conv2d", g.k, g.cin, g.cout, g.w_bits, g.in_bits, pixels=g.oh * g.ow,
-        row_width=g.ow, families=BUILT_FAMILIES, cost=_cost_model(g), pointwise=True,
+        row_width=g.ow, families=BUILT_FAMILIES, cost=chooser_cost(g), pointwise=True,
     )  # fmt: skip
     return PRIORITY if best.family == "out3x2" else EXACT_ONLY_PRIORITY
 
