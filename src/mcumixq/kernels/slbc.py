@@ -237,6 +237,16 @@ def block_words(steps: int, seg: int = 4) -> int:
     return n - n % u
 
 
+def window_extractions(nox: bool, cuts: tuple[int, ...], words: int, blk_words: int) -> int:
+    """Low-field extractions inside a core over a window of `words` lane words: none without
+    extraction, one per greedy cut where the straight-line window has them, else one per full
+    block of `blk_words` before the last (the epilogue extracts the last block). Shared by the
+    chpar and pxpar plans."""
+    if nox:
+        return 0
+    return len(cuts) if cuts else (words - 1) // blk_words
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Plan:
     """Row-buffer geometry of one layer: unpacked rows, window segments, core blocking."""
@@ -259,9 +269,7 @@ class Plan:
     @property
     def extractions(self) -> int:
         """Low-field extractions inside the core per window (the last one is the epilogue's)."""
-        if self.nox:
-            return 0
-        return len(self.cuts) if self.cuts else (self.kh * self.seg - 1) // self.blk_words
+        return window_extractions(self.nox, self.cuts, self.kh * self.seg, self.blk_words)
 
     @property
     def slots(self) -> int:

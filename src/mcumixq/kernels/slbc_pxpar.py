@@ -62,9 +62,7 @@ class Plan:
     @property
     def extractions(self) -> int:
         """Low-field extractions inside the core per window (the last one is the epilogue's)."""
-        if self.nox:
-            return 0
-        return len(self.cuts) if self.cuts else (self.kh * self.seg - 1) // self.blk_words
+        return slbc.window_extractions(self.nox, self.cuts, self.kh * self.seg, self.blk_words)
 
 
 def plan(g: ConvGeometry, scheme: Scheme) -> Plan:

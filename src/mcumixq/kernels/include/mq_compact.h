@@ -161,19 +161,6 @@ static MQ_COMPACT_INLINE void mq_compact_expand_pairs(uint32_t *restrict dst,
     mq_compact_tail(dst, idx, dict, n % 8u, b);
 }
 
-/* Bytes 1 and 3 sign-extended into the two int16 lanes: SXTB16 Rd, Rm, ROR #8 (gcc does not
- * fold the rotation into the ACLE intrinsic). */
-static inline uint32_t mq_compact_sxtb16_ror8(uint32_t x)
-{
-#if MQ_HAVE_DSP
-    uint32_t r;
-    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
-    return r;
-#else
-    return mq_sxtb16(mq_ror(x, 8));
-#endif
-}
-
 /* Write 2 * quads words to `dst` from the int8 stream `src` (4 * quads bytes, word aligned):
  * source word q holds halfwords 4q, 4q + 2, 4q + 1, 4q + 3 as bytes 0..3, so SXTB16 of it is
  * output word 2q and SXTB16 of it rotated by 8 is word 2q + 1. */
@@ -184,20 +171,20 @@ static inline void mq_compact_expand_s8(uint32_t *restrict dst, const uint8_t *r
         const uint32_t x0 = mq_load32(src), x1 = mq_load32(src + 4);
         const uint32_t x2 = mq_load32(src + 8), x3 = mq_load32(src + 12);
         dst[0] = mq_sxtb16(x0);
-        dst[1] = mq_compact_sxtb16_ror8(x0);
+        dst[1] = mq_sxtb16_ror8(x0);
         dst[2] = mq_sxtb16(x1);
-        dst[3] = mq_compact_sxtb16_ror8(x1);
+        dst[3] = mq_sxtb16_ror8(x1);
         dst[4] = mq_sxtb16(x2);
-        dst[5] = mq_compact_sxtb16_ror8(x2);
+        dst[5] = mq_sxtb16_ror8(x2);
         dst[6] = mq_sxtb16(x3);
-        dst[7] = mq_compact_sxtb16_ror8(x3);
+        dst[7] = mq_sxtb16_ror8(x3);
         src += 16;
         dst += 8;
     }
     for (uint32_t q = quads % 4u; q != 0u; --q) {
         const uint32_t x = mq_load32(src);
         dst[0] = mq_sxtb16(x);
-        dst[1] = mq_compact_sxtb16_ror8(x);
+        dst[1] = mq_sxtb16_ror8(x);
         src += 4;
         dst += 2;
     }

@@ -95,6 +95,19 @@ static inline uint32_t mq_uxtb16_ror8(uint32_t x)
 /* Rotate right by n in [1, 31] (a free operand shift on the M4). */
 static inline uint32_t mq_ror(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 
+/* Bytes 1 and 3 sign-extended into the two int16 lanes: SXTB16 Rd, Rm, ROR #8 (one
+ * instruction; gcc does not fold the rotation into the ACLE intrinsic by itself). */
+static inline uint32_t mq_sxtb16_ror8(uint32_t x)
+{
+#if MQ_HAVE_DSP
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+#else
+    return mq_sxtb16(mq_ror(x, 8));
+#endif
+}
+
 /* Bottom lane of x, top lane of y: PKHBT x, y, LSL #16 (pack two int16 values). */
 static inline uint32_t mq_pkhbt(uint32_t x, uint32_t y)
 {

@@ -55,19 +55,6 @@ static inline int32_t mq_slbc_smmla(int32_t a, int32_t b, int32_t acc)
 #endif
 }
 
-/* Bytes 1 and 3 sign-extended into the two int16 lanes: SXTB16 Rd, Rm, ROR #8 (one
- * instruction; the 8-bit unpack with a_lo = -128 flips the sign bits, then sign-extends). */
-static inline uint32_t mq_slbc_sxtb16_ror8(uint32_t x)
-{
-#if MQ_HAVE_DSP && defined(__thumb2__)
-    uint32_t r;
-    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
-    return r;
-#else
-    return mq_sxtb16(mq_ror(x, 8));
-#endif
-}
-
 /* Unaligned little-endian 32-bit load (LDR allows unaligned addresses on the M4). */
 static inline uint32_t mq_slbc_ld32(const uint8_t *p)
 {
