@@ -152,29 +152,52 @@ def scaled_table(
 CONST_REGS = ("r8", "r9", "r10", "r11")  # one channel's {bias', M, R, f | shift} in finish_asm
 
 
+def field_operand(k: int, s: int, half: int, src: str, dst: str) -> str:
+    """The ADD operand that brings a field to the table's scale 2^k: the low field (`dst`,
+    already extracted) shifted left by k, the high field (`src`, the accumulator holding
+    H * 2^s) shifted by k - s. Shared by the chpar and pxpar epilogues."""
+    if half == 0:
+        return f"{dst}, lsl #{k}" if k else dst
+    if s > k:
+        return f"{src}, asr #{s - k}"
+    return f"{src}, lsl #{k - s}" if k > s else src
+
+
+def plain_requant(
+    dst: str, op2: str, regs: tuple[str, ...], out_bits: int, shift: int | None, sat: str = ""
+) -> list[str]:
+    """ADD bias', SMMLA with R, then USAT (with the shift fused when it is uniform, else an
+    ASR by the channel's shift first) into `sat` (default `dst`); regs = {bias', M, R, shift}."""
+    rb, rm, rr, rf = regs
+    lines = [f"add {dst}, {rb}, {op2}", f"smmla {dst}, {dst}, {rm}, {rr}"]
+    if shift is None:
+        return [*lines, f"asr {dst}, {dst}, {rf}", f"usat {sat or dst}, #{out_bits}, {dst}"]
+    return [*lines, f"usat {sat or dst}, #{out_bits}, {dst}, asr #{shift}"]
+
+
+def scaled_requant(
+    dst: str, term: str, regs: tuple[str, ...], out_bits: int, shift: int, sat: str = ""
+) -> list[str]:
+    """The scaled form: MLA term * f + bias', SMMLA with R, USAT with the common shift fused,
+    into `sat` (default `dst`); regs = {bias', M, R, f}."""
+    rb, rm, rr, rf = regs
+    return [
+        f"mla {dst}, {term}, {rf}, {rb}",
+        f"smmla {dst}, {dst}, {rm}, {rr}",
+        f"usat {sat or dst}, #{out_bits}, {dst}, asr #{shift}",
+    ]
+
+
 def _requant(
     f: Finish, half: int, src: str, dst: str, regs: tuple[str, ...] = CONST_REGS
 ) -> list[str]:
     """One output: the field (dst: low, src: the accumulator with it removed) to its clamp;
     `regs` hold the channel's {bias', M, R, f | shift}."""
-    rb, rm, rr, rf = regs
     if f.scaled:
         sh = f.shift if half == 0 else f.shift_hi
-        return [
-            f"mla {dst}, {dst if half == 0 else src}, {rf}, {rb}",
-            f"smmla {dst}, {dst}, {rm}, {rr}",
-            f"usat {dst}, #{f.out_bits}, {dst}, asr #{sh}",
-        ]
-    if half == 0:
-        op2 = f"{dst}, lsl #{f.k}" if f.k else dst
-    elif f.s > f.k:
-        op2 = f"{src}, asr #{f.s - f.k}"
-    else:
-        op2 = f"{src}, lsl #{f.k - f.s}" if f.k > f.s else src
-    lines = [f"add {dst}, {rb}, {op2}", f"smmla {dst}, {dst}, {rm}, {rr}"]
-    if f.shift is None:
-        return [*lines, f"asr {dst}, {dst}, {rf}", f"usat {dst}, #{f.out_bits}, {dst}"]
-    return [*lines, f"usat {dst}, #{f.out_bits}, {dst}, asr #{f.shift}"]
+        return scaled_requant(dst, dst if half == 0 else src, regs, f.out_bits, sh)
+    op2 = field_operand(f.k, f.s, half, src, dst)
+    return plain_requant(dst, op2, regs, f.out_bits, f.shift)
 
 
 def _const_load(f: Finish, regs: tuple[str, ...]) -> str:

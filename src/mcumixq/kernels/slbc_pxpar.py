@@ -264,18 +264,9 @@ def _plain(f: Finish, field: int, ys: tuple[str, str], c: int) -> list[str]:
     else:
         lines = ["ldr r8, [r1, #16]", "add r1, r1, #32"]
     for y, (src, dst) in zip(ys, (("r4", "r6"), ("r5", "r7")), strict=True):
-        if field == 0:
-            op2 = f"{dst}, lsl #{f.k}" if f.k else dst
-        elif f.s > f.k:
-            op2 = f"{src}, asr #{f.s - f.k}"
-        else:
-            op2 = f"{src}, lsl #{f.k - f.s}" if f.k > f.s else src
         sat = y if c == 0 else dst  # channel 0 saturates straight into the word
-        lines += [f"add {dst}, r8, {op2}", f"smmla {dst}, {dst}, r9, r10"]
-        if f.shift is None:
-            lines += [f"asr {dst}, {dst}, r11", f"usat {sat}, #{f.out_bits}, {dst}"]
-        else:
-            lines.append(f"usat {sat}, #{f.out_bits}, {dst}, asr #{f.shift}")
+        op2 = sf.field_operand(f.k, f.s, field, src, dst)
+        lines += sf.plain_requant(dst, op2, sf.CONST_REGS, f.out_bits, f.shift, sat)
         if c:
             lines.append(f"orr {y}, {y}, {dst}, lsl #{c * f.out_sb}")
     return lines
@@ -289,11 +280,8 @@ def _scaled(
     lines = ["ldm r1!, {r8, r9, r10, r11}" if field == 0 else "ldrd r8, r10, [r1], #16"]
     for y, (src, dst) in zip(ys, (("r4", "r6"), ("r5", "r7")), strict=True):
         sat = y if c == 0 else dst
-        lines += [
-            f"mla {dst}, {dst if field == 0 else src}, r11, r8",
-            f"smmla {dst}, {dst}, r9, r10",
-            f"usat {sat}, #{f.out_bits}, {dst}, asr #{shifts[field]}",
-        ]
+        term = dst if field == 0 else src
+        lines += sf.scaled_requant(dst, term, sf.CONST_REGS, f.out_bits, shifts[field], sat)
         if c:
             lines.append(f"orr {y}, {y}, {dst}, lsl #{c * f.out_sb}")
     return lines
@@ -303,21 +291,10 @@ def _px_requant(f: Finish, field: int, src: str, dst: str) -> list[str]:
     """One output of blocks_fin_asm: the field (dst: the even pixel's low field; src: the
     accumulator holding the odd pixel's H * 2^s) to its clamp, constants in r8-r11."""
     if f.scaled is not None:
-        return [
-            f"mla {dst}, {dst if field == 0 else src}, r11, r8",
-            f"smmla {dst}, {dst}, r9, r10",
-            f"usat {dst}, #{f.out_bits}, {dst}, asr #{f.scaled[field]}",
-        ]
-    if field == 0:
-        op2 = f"{dst}, lsl #{f.k}" if f.k else dst
-    elif f.s > f.k:
-        op2 = f"{src}, asr #{f.s - f.k}"
-    else:
-        op2 = f"{src}, lsl #{f.k - f.s}" if f.k > f.s else src
-    lines = [f"add {dst}, r8, {op2}", f"smmla {dst}, {dst}, r9, r10"]
-    if f.shift is None:
-        return [*lines, f"asr {dst}, {dst}, r11", f"usat {dst}, #{f.out_bits}, {dst}"]
-    return [*lines, f"usat {dst}, #{f.out_bits}, {dst}, asr #{f.shift}"]
+        term = dst if field == 0 else src
+        return sf.scaled_requant(dst, term, sf.CONST_REGS, f.out_bits, f.scaled[field])
+    op2 = sf.field_operand(f.k, f.s, field, src, dst)
+    return sf.plain_requant(dst, op2, sf.CONST_REGS, f.out_bits, f.shift)
 
 
 def blocks_fin_asm(f: Finish, r_imm: int | None, out_pb: int) -> str:
