@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from mcumixq.ir.builder import GraphBuilder
 from mcumixq.ir.graph import Graph, Op, TensorSpec
 from mcumixq.ir.random_graph import single_op_graph
 from mcumixq.ir.reference import accumulate, run_graph_all
@@ -133,3 +134,40 @@ def assert_values_equal(kernel: str, got: np.ndarray, want: np.ndarray) -> None:
         f"{kernel}: {len(bad)} mismatches, first at {tuple(bad[0])}: "
         f"reference {want[tuple(bad[0])]}, got {got[tuple(bad[0])]}"
     )
+
+
+def built_conv_graph(
+    seed: int, shape: tuple[int, int, int], cout: int, *, w_bits: int, a_bits: int,
+    out_bits: int, kernel: int = 3, stride: int = 1, zero_point: int = 0,
+) -> Graph:  # fmt: skip
+    """One conv2d layer named `op` with calibrated requantization (same padding), built by
+    GraphBuilder: the SLBC family tests' layers (their weight-aware bounds see these weights)."""
+    b = GraphBuilder(np.random.default_rng(seed), shape, a_bits=a_bits, zero_point=zero_point)
+    b.conv2d(
+        cout, kernel=kernel, stride=stride, w_bits=w_bits, a_bits=out_bits,
+        relu=seed % 2 == 0, name="op",
+    )  # fmt: skip
+    return b.build()
+
+
+def check_last_op(
+    graph: Graph, render: Callable[..., LayerCode], seed: int, x: np.ndarray | None = None
+) -> LayerCode:
+    """Render the graph's last op with `render` (a family's), run it on the host on `x` (or a
+    seeded random input), assert bit-exact (values and packed bytes); return the code."""
+    op = graph.ops[-1]
+    xs = graph.tensors[graph.input]
+    if x is None:
+        x = np.random.default_rng(seed).integers(0, 1 << xs.bits, size=xs.shape)
+    values = run_graph_all(graph, x)
+    code = render(graph, op, "mq_layer_test", "m4")
+    src, dst = graph.tensors[op.inputs[0]], graph.tensors[op.output]
+    got = run_layer_on_host(code, pack_tensor(values[op.inputs[0]], src.bits), None,
+                            tensor_bytes(dst.shape, dst.bits))  # fmt: skip
+    want = values[op.output]
+    if got != pack_tensor(want, dst.bits):
+        assert_values_equal(
+            f"{code.kernel} {code.scheme}", unpack_tensor(got, dst.shape, dst.bits), want
+        )
+        raise AssertionError(f"{code.kernel}: packed bytes differ (padding bits)")
+    return code

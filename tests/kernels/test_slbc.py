@@ -16,21 +16,12 @@ from mcumixq.kernels import slbc
 from mcumixq.kernels.hosttest import run_layer_on_host
 from mcumixq.kernels.registry import FAMILIES, render_layer
 from mcumixq.numerics import ALL_PAIRS, BitPair
-from mcumixq.packing.layout import pack_tensor, tensor_bytes, unpack_tensor
+from mcumixq.packing.layout import pack_tensor, tensor_bytes
 from mcumixq.packing.schemes import chpar_scheme
 
+from .conftest import built_conv_graph, check_last_op
 
-def conv_graph(
-    seed: int, shape: tuple[int, int, int], cout: int, *, w_bits: int, a_bits: int,
-    out_bits: int, kernel: int = 3, stride: int = 1, zero_point: int = 0,
-) -> Graph:  # fmt: skip
-    """One conv2d layer with calibrated requantization (same padding)."""
-    b = GraphBuilder(np.random.default_rng(seed), shape, a_bits=a_bits, zero_point=zero_point)
-    b.conv2d(
-        cout, kernel=kernel, stride=stride, w_bits=w_bits, a_bits=out_bits,
-        relu=seed % 2 == 0, name="op",
-    )  # fmt: skip
-    return b.build()
+conv_graph = built_conv_graph
 
 
 CHPAR_PAIRS = [p for p in ALL_PAIRS if chpar_scheme(p.w, p.a, 2048) is not None]
@@ -38,25 +29,7 @@ CHPAR_PAIRS = [p for p in ALL_PAIRS if chpar_scheme(p.w, p.a, 2048) is not None]
 
 def run_slbc(graph: Graph, seed: int, x: np.ndarray | None = None) -> tuple[str, int]:
     """Render the last op with the slbc family, run it on the host, assert bit-exact."""
-    op = graph.ops[-1]
-    rng = np.random.default_rng(seed)
-    xs = graph.tensors[graph.input]
-    if x is None:
-        x = rng.integers(0, 1 << xs.bits, size=xs.shape)
-    values = run_graph_all(graph, x)
-    code = slbc.render(graph, op, "mq_layer_test", "m4")
-    src, dst = graph.tensors[op.inputs[0]], graph.tensors[op.output]
-    in0 = pack_tensor(values[op.inputs[0]], src.bits)
-    got = run_layer_on_host(code, in0, None, tensor_bytes(dst.shape, dst.bits))
-    want = values[op.output]
-    if got != pack_tensor(want, dst.bits):
-        g = unpack_tensor(got, dst.shape, dst.bits).astype(np.int64)
-        bad = np.argwhere(g != want)
-        idx = tuple(bad[0]) if bad.size else ()
-        raise AssertionError(
-            f"{code.kernel} {code.scheme}: {len(bad)} mismatches, first {idx}: "
-            f"reference {want[idx] if bad.size else '-'}, got {g[idx] if bad.size else '-'}"
-        )
+    code = check_last_op(graph, slbc.render, seed, x)
     return code.kernel, code.weight_bytes
 
 

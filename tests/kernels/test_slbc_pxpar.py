@@ -11,27 +11,15 @@ from hypothesis import strategies as st
 
 from mcumixq.ir.builder import GraphBuilder
 from mcumixq.ir.graph import Graph
-from mcumixq.ir.reference import run_graph_all
 from mcumixq.kernels import slbc, slbc_pxpar
 from mcumixq.kernels.geometry import conv_geometry
-from mcumixq.kernels.hosttest import run_layer_on_host
 from mcumixq.kernels.registry import FAMILIES, render_layer
 from mcumixq.numerics import ALL_PAIRS, BitPair, w_range
-from mcumixq.packing.layout import pack_tensor, tensor_bytes, unpack_tensor
 from mcumixq.packing.schemes import pxpar_scheme
 
+from .conftest import built_conv_graph, check_last_op
 
-def conv_graph(
-    seed: int, shape: tuple[int, int, int], cout: int, *, w_bits: int, a_bits: int,
-    out_bits: int, kernel: int = 3, stride: int = 1, zero_point: int = 0,
-) -> Graph:  # fmt: skip
-    """One conv2d layer named `op` with calibrated requantization (same padding)."""
-    b = GraphBuilder(np.random.default_rng(seed), shape, a_bits=a_bits, zero_point=zero_point)
-    b.conv2d(
-        cout, kernel=kernel, stride=stride, w_bits=w_bits, a_bits=out_bits,
-        relu=seed % 2 == 0, name="op",
-    )  # fmt: skip
-    return b.build()
+conv_graph = built_conv_graph
 
 
 def extreme_weights(graph: Graph, seed: int) -> Graph:
@@ -47,24 +35,7 @@ def extreme_weights(graph: Graph, seed: int) -> Graph:
 
 def run_pxpar(graph: Graph, seed: int) -> str:
     """Render the last op with the pxpar family, run it on the host, assert bit-exact."""
-    op = graph.ops[-1]
-    xs = graph.tensors[graph.input]
-    x = np.random.default_rng(seed).integers(0, 1 << xs.bits, size=xs.shape)
-    values = run_graph_all(graph, x)
-    code = slbc_pxpar.render(graph, op, "mq_layer_test", "m4")
-    src, dst = graph.tensors[op.inputs[0]], graph.tensors[op.output]
-    got = run_layer_on_host(code, pack_tensor(values[op.inputs[0]], src.bits), None,
-                            tensor_bytes(dst.shape, dst.bits))  # fmt: skip
-    want = values[op.output]
-    if got != pack_tensor(want, dst.bits):
-        g = unpack_tensor(got, dst.shape, dst.bits).astype(np.int64)
-        bad = np.argwhere(g != want)
-        idx = tuple(bad[0]) if bad.size else ()
-        raise AssertionError(
-            f"{code.kernel}: {len(bad)} mismatches, first {idx}: reference "
-            f"{want[idx] if bad.size else '-'}, got {g[idx] if bad.size else '-'}"
-        )
-    return code.kernel
+    return check_last_op(graph, slbc_pxpar.render, seed).kernel
 
 
 PXPAR_PAIRS = [p for p in ALL_PAIRS if pxpar_scheme(p.w, p.a, 2048) is not None]
