@@ -149,6 +149,26 @@ def scaled_table(
     return ScaledRq(table=table, shift_lo=big_s - 32, shift_hi=shift_hi)
 
 
+def pair_fields(
+    i: int, bfx: str, s: int, low: bool, packed_low: bool, base: str = "r0", at: int = 44
+) -> list[str]:
+    """Channel pair i's two accumulators (args->acc, r4/r5) split into their low fields
+    (r6/r7, plus the low totals at [base, #at] when the core extracted some: two words, or
+    one packed T0 + T1 * 2^16) and the accumulators without them (H * 2^s). Shared by the
+    chpar and pxpar asm epilogues."""
+    lines = [f"ldrd r4, r5, [r0, #{8 + 8 * i}]"]
+    if low and packed_low:  # r8 = T0 (SXTH), r9 = T1 (the rest, >> 16)
+        lines += [f"ldr r9, [{base}, #{at + 4 * i}]", "sxth r8, r9", "sub r9, r9, r8",
+                  "asr r9, r9, #16"]  # fmt: skip
+    elif low:
+        lines.append(f"ldrd r8, r9, [{base}, #{at + 8 * i}]")
+    lines += [f"{bfx} r6, r4, #0, #{s}", f"{bfx} r7, r5, #0, #{s}"]
+    lines += ["sub r4, r4, r6", "sub r5, r5, r7"]
+    if low:
+        lines += ["add r6, r6, r8", "add r7, r7, r9"]
+    return lines
+
+
 CONST_REGS = ("r8", "r9", "r10", "r11")  # one channel's {bias', M, R, f | shift} in finish_asm
 
 
@@ -226,16 +246,7 @@ def finish_asm(f: Finish) -> str:
     bfx = "sbfx" if f.low_signed else "ubfx"
     lines: list[str] = []
     for qp in range(4):
-        lines.append(f"ldrd r4, r5, [r0, #{8 + 8 * qp}]")
-        if f.low and f.packed_low:  # r8 = T0 (SXTH), r9 = T1 (the rest, >> 16)
-            lines += [f"ldr r9, [r0, #{44 + 4 * qp}]", "sxth r8, r9", "sub r9, r9, r8",
-                      "asr r9, r9, #16"]  # fmt: skip
-        elif f.low:
-            lines.append(f"ldrd r8, r9, [r0, #{44 + 8 * qp}]")
-        lines += [f"{bfx} r6, r4, #0, #{f.s}", f"{bfx} r7, r5, #0, #{f.s}"]
-        lines += ["sub r4, r4, r6", "sub r5, r5, r7"]
-        if f.low:
-            lines += ["add r6, r6, r8", "add r7, r7, r9"]
+        lines += pair_fields(qp, bfx, f.s, f.low, f.packed_low)
         for half in range(2):
             lines.append(_const_load(f, CONST_REGS))
             pos = (2 * qp + half) * f.out_sb

@@ -237,17 +237,8 @@ def finish_asm(f: Finish, r_imm: int | None = None, *, stack: bool = False) -> s
         lines += [f"movw r10, #{u & 0xFFFF}", f"movt r10, #{u >> 16}"]
     ys = (("r2", "r12"), ("r3", "lr"))  # [field: low, high][pair]
     for c in range(4):
-        lines.append(f"ldrd r4, r5, [r0, #{8 + 8 * c}]")
         base, at = ("sp", 8) if stack else ("r0", 44)
-        if f.low and f.packed_low:  # r8 = T0 (SXTH), r9 = T1 (the rest, >> 16)
-            lines += [f"ldr r9, [{base}, #{at + 4 * c}]", "sxth r8, r9", "sub r9, r9, r8",
-                      "asr r9, r9, #16"]  # fmt: skip
-        elif f.low:
-            lines.append(f"ldrd r8, r9, [{base}, #{at + 8 * c}]")
-        lines += [f"{bfx} r6, r4, #0, #{f.s}", f"{bfx} r7, r5, #0, #{f.s}"]
-        lines += ["sub r4, r4, r6", "sub r5, r5, r7"]
-        if f.low:
-            lines += ["add r6, r6, r8", "add r7, r7, r9"]
+        lines += sf.pair_fields(c, bfx, f.s, f.low, f.packed_low, base, at)
         for field in range(2):
             if f.scaled is not None:
                 lines += _scaled(f, f.scaled, field, ys[field], c)
