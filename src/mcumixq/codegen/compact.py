@@ -23,7 +23,6 @@ returned unchanged.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -300,8 +299,3 @@ def compact_layer(code: LayerCode) -> LayerCode:
         const_bytes=code.const_bytes - arr.nbytes + stream.flash_bytes,
         weight_bytes=stream.flash_bytes,
     )
-
-
-def compact_layers(codes: Mapping[str, LayerCode]) -> dict[str, LayerCode]:
-    """compact_layer applied to every layer (same keys and order)."""
-    return {name: compact_layer(code) for name, code in codes.items()}
